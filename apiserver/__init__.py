@@ -1,0 +1,1 @@
+"""apiserver: the Kubernetes REST API over HTTPS with mutual TLS."""

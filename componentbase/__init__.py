@@ -1,0 +1,1 @@
+"""componentbase: what every kplane process shares (flags, config, logging, health, TLS, shutdown)."""

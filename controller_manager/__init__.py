@@ -1,0 +1,1 @@
+"""controller_manager: the core controllers, level-triggered and leader-elected."""

@@ -1,0 +1,1 @@
+"""deploy: the `kplane` cluster tool, local launcher, host network safety and local images."""

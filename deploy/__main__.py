@@ -1,0 +1,5 @@
+"""`python -m deploy` is the `kplane` tool."""
+
+from deploy.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""kubelet: the node agent that runs pods in containerd through CRI."""

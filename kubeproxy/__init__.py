@@ -1,0 +1,1 @@
+"""kubeproxy: Services as iptables and nftables rules on every node."""

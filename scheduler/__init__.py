@@ -1,0 +1,1 @@
+"""scheduler: the leader-elected pod scheduler."""

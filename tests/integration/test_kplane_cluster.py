@@ -1,0 +1,98 @@
+"""`kplane up`, `status`, `down` as a user runs them: real processes, PKI, kubeconfig, host network."""
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Kplane = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def host_has(command: list[str], needle: str) -> bool:
+    return needle in subprocess.run(command, capture_output=True, text=True).stdout
+
+
+def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[str, str]) -> None:
+    state = Path(kplane_env["KPLANE_STATE_DIR"])
+    up = kplane("up")
+    assert up.returncode == 0, up.stderr
+    assert f"admin kubeconfig: {state / 'admin.conf'}" in up.stdout
+
+    for name in (
+        "pki/ca.crt",
+        "pki/etcd/ca.crt",
+        "pki/apiserver-etcd-client.crt",
+        "pki/sa.pub",
+        "admin.conf",
+        "scheduler.conf",
+        "controller-manager.conf",
+        "kube-proxy.conf",
+        "kubelet-node-1.conf",
+    ):
+        assert (state / name).is_file(), name
+    assert (state / "pki/ca.key").stat().st_mode & 0o077 == 0
+    assert json.loads((state / "cluster.json").read_text())["nodes"] == ["node-1"]
+
+    contexts = subprocess.run(
+        ["kubectl", "config", "get-contexts", "-o", "name"],
+        env=kplane_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "kplane-state" in contexts
+    current = subprocess.run(
+        ["kubectl", "config", "current-context"], env=kplane_env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert current == "kplane-state"
+
+    route = subprocess.run(["ip", "route", "get", "10.96.0.10"], capture_output=True, text=True).stdout
+    assert "dev kplsvc-" in route
+    assert host_has(["iptables", "-S", "FORWARD"], "KPLANE-FWD-")
+
+    status = kplane("status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "host-network" in status.stdout and "not built yet" in status.stdout
+
+    again = kplane("up")
+    assert again.returncode == 0
+    assert "already up" in again.stdout
+
+    kubeconfig = kplane("kubeconfig")
+    assert kubeconfig.stdout.strip() == str(state / "admin.conf")
+
+    down = kplane("down")
+    assert down.returncode == 0, down.stderr
+    assert "kplane is down" in down.stdout
+    assert (
+        "dev kplsvc-"
+        not in subprocess.run(["ip", "route", "get", "10.96.0.10"], capture_output=True, text=True).stdout
+    )
+    assert not host_has(["iptables", "-S"], "KPLANE-FWD-")
+    assert not host_has(["ip", "link"], "kplsvc-")
+
+    status_down = kplane("status")
+    assert status_down.returncode == 1
+
+    second_down = kplane("down", "--purge")
+    assert second_down.returncode == 0
+    assert "nothing was running" in second_down.stdout
+    assert not state.exists()
+    contexts = subprocess.run(
+        ["kubectl", "config", "get-contexts", "-o", "name"], env=kplane_env, capture_output=True, text=True
+    ).stdout.split()
+    assert "kplane-state" not in contexts
+
+
+def test_commands_without_a_cluster_say_so_in_one_line(kplane: Kplane) -> None:
+    for command in (["down"], ["status"], ["kubeconfig"]):
+        result = kplane(*command)
+        assert result.returncode == 1, command
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("kplane: error: "), result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_unknown_flag_is_one_line_and_exit_2(kplane: Kplane) -> None:
+    result = kplane("up", "--nodez", "2")
+    assert result.returncode == 2
+    assert result.stderr == "kplane: error: unknown flag: --nodez\n"
