@@ -67,6 +67,7 @@ class Launcher:
                 PkiSpec(nodes=tuple(settings.nodes), service_cidr=settings.service_cidr),
                 kubeconfig_dir=self.state.root,
             )
+            self.state.save_settings(settings)
             network = network_of(self.state, settings)
             network_was_up = network.is_set_up()
             network.set_up()
@@ -88,8 +89,6 @@ class Launcher:
         """A cluster keeps the CIDRs and nodes it was created with; asking for others is an error."""
         if not self.state.exists():
             requested.original_ip_forward = read_ip_forward()
-            self.state.root.mkdir(parents=True, exist_ok=True)
-            self.state.save_settings(requested)
             return requested
         current = self.state.load_settings()
         for field in ("service_cidr", "pod_cidr", "nodes"):

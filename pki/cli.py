@@ -98,7 +98,7 @@ def run_init(args: argparse.Namespace) -> int:
 
 def run_check(args: argparse.Namespace) -> int:
     with _file_errors():
-        report = check_pki(args.dir, kubeconfig_dir=args.kubeconfig_dir)
+        report = check_pki(args.dir, kubeconfig_dir=_kubeconfig_dir(args))
     for line in format_report(report):
         print(line)
     if report.ok:
@@ -115,7 +115,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_renew(args: argparse.Namespace) -> int:
     with _file_errors():
-        written = renew_certificates(args.dir, args.names, kubeconfig_dir=args.kubeconfig_dir)
+        written = renew_certificates(args.dir, args.names, kubeconfig_dir=_kubeconfig_dir(args))
     for path in written:
         print(f"renewed {path}")
     return 0
@@ -123,7 +123,22 @@ def run_renew(args: argparse.Namespace) -> int:
 
 def _add_directory_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", type=Path, required=True, help="the PKI directory, e.g. /etc/kubernetes/pki")
-    parser.add_argument("--kubeconfig-dir", type=Path, help="where the kubeconfigs are (default: --dir)")
+    parser.add_argument(
+        "--kubeconfig-dir",
+        type=Path,
+        help="where the kubeconfigs are (default: --dir, or its parent when admin.conf is there, "
+        "as in kubeadm's /etc/kubernetes and kplane's state dir)",
+    )
+
+
+def _kubeconfig_dir(args: argparse.Namespace) -> Path:
+    if args.kubeconfig_dir is not None:
+        return Path(args.kubeconfig_dir)
+    directory = Path(args.dir)
+    beside = directory.parent
+    if not (directory / "admin.conf").exists() and (beside / "admin.conf").exists():
+        return beside
+    return directory
 
 
 def _split_commas(values: list[str]) -> tuple[str, ...]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from componentbase.cli import CommandError, OneLineArgumentParser
 from deploy.images.containerd import ContainerdError, check_image_tarball, import_tarball, node_sockets
 from deploy.images.rootfs import ImageBuildError, build_local_images
+from deploy.state import resolve_state_dir
 
 NO_CONTAINERD = "no containerd running under {state}; start the cluster or pass --import-to SOCKET"
 
@@ -48,9 +48,7 @@ def _add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def state_dir(args: argparse.Namespace) -> Path:
-    """--state-dir, else $KPLANE_STATE_DIR, else ~/.local/state/kplane."""
-    chosen = getattr(args, "state_dir", None) or os.environ.get("KPLANE_STATE_DIR")
-    return Path(chosen) if chosen else Path.home() / ".local" / "state" / "kplane"
+    return resolve_state_dir(getattr(args, "state_dir", None))
 
 
 def _import_into(sockets: list[Path], tarball: Path) -> None:

@@ -50,6 +50,10 @@ def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[s
     assert "dev kplsvc-" in route
     assert host_has(["iptables", "-S", "FORWARD"], "KPLANE-FWD-")
 
+    check = kplane("pki", "check", "--dir", str(state / "pki"))  # finds the kubeconfigs beside pki/
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "certificates valid" in check.stdout
+
     status = kplane("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "host-network" in status.stdout and "not built yet" in status.stdout
@@ -96,3 +100,19 @@ def test_unknown_flag_is_one_line_and_exit_2(kplane: Kplane) -> None:
     result = kplane("up", "--nodez", "2")
     assert result.returncode == 2
     assert result.stderr == "kplane: error: unknown flag: --nodez\n"
+
+
+def test_up_refuses_a_pki_dir_signed_by_another_ca(
+    kplane: Kplane, kplane_env: dict[str, str], tmp_path: Path
+) -> None:
+    state = Path(kplane_env["KPLANE_STATE_DIR"])
+    assert kplane("pki", "init", "--dir", str(state / "pki")).returncode == 0
+    assert kplane("pki", "init", "--dir", str(tmp_path / "other")).returncode == 0
+    (state / "pki" / "ca.crt").write_bytes((tmp_path / "other" / "ca.crt").read_bytes())
+    (state / "pki" / "ca.key").write_bytes((tmp_path / "other" / "ca.key").read_bytes())
+
+    result = kplane("up")
+    assert result.returncode == 1
+    assert result.stderr.startswith("kplane: error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "apiserver.crt" in result.stderr, result.stderr
+    assert not (state / "cluster.json").exists()  # refused before anything else was set up
