@@ -21,9 +21,10 @@ import copy
 import dataclasses
 import ipaddress
 import json
+import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar, overload
 
@@ -213,10 +214,14 @@ class Flags:
 class FlagSet:
     """A component's flags. Define them, then `parse(argv)` or `parse_or_exit(argv)`."""
 
-    def __init__(self, prog: str, *, description: str = "", positional_args: bool = False) -> None:
+    def __init__(
+        self, prog: str, *, description: str = "", positional_args: bool = False, env_prefix: str = ""
+    ) -> None:
         self.prog = prog
         self.description = description
         self.positional_args = positional_args  # upstream components take none: an error by default
+        # etcd reads every flag from ETCD_<NAME> too (ETCD_DATA_DIR for --data-dir); the command line wins.
+        self.env_prefix = env_prefix
         self._flags: dict[str, Flag[Any]] = {}
         self._shorthands: dict[str, Flag[Any]] = {}
 
@@ -299,10 +304,16 @@ class FlagSet:
 
         return self.add(Flag(name, default, help, "string", parse_choice, _quote))
 
-    def parse(self, argv: Sequence[str]) -> Flags:
-        """Parse `argv` (without the program name). Raises FlagError, or HelpRequested for --help/-h."""
+    def env_name(self, flag: Flag[Any]) -> str:
+        return self.env_prefix + flag.name.upper().replace("-", "_")
+
+    def parse(self, argv: Sequence[str], env: Mapping[str, str] | None = None) -> Flags:
+        """Parse `argv` (without the program name) and, with an `env_prefix`, the environment (default:
+        os.environ) for flags not on the command line. Raises FlagError, or HelpRequested for --help/-h."""
         values: dict[str, Any] = {name: copy.copy(flag.default) for name, flag in self._flags.items()}
         changed: set[str] = set()
+        if self.env_prefix:
+            self._parse_env(os.environ if env is None else env, values)
         args: list[str] = []
         remaining = list(argv)
         while remaining:
@@ -330,6 +341,16 @@ class FlagSet:
         if args and not self.positional_args:
             raise FlagError(f"unexpected argument: {args[0]}")
         return Flags(values, changed, args)
+
+    def _parse_env(self, env: Mapping[str, str], values: dict[str, Any]) -> None:
+        for flag in self._flags.values():
+            text = env.get(self.env_name(flag))
+            if text is None:
+                continue
+            try:
+                values[flag.name] = flag.parse(text)
+            except ValueError as error:
+                raise FlagError(f"invalid value {_quote(text)} for {self.env_name(flag)}: {error}") from None
 
     def _long_flag(self, arg: str, remaining: list[str]) -> tuple[Flag[Any], str]:
         name, equals, value = arg[2:].partition("=")

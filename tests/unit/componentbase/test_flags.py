@@ -268,3 +268,20 @@ def test_malformed_durations(text: str) -> None:
 )
 def test_durations_print_like_go(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
+
+
+def test_environment_supplies_flags_the_command_line_does_not_set() -> None:
+    flags = FlagSet("kplane-etcd", env_prefix="ETCD_")
+    data_dir = flags.string("data-dir", "default.etcd", "data dir")
+    name = flags.string("name", "default", "member name")
+    parsed = flags.parse(["--name=m1"], env={"ETCD_DATA_DIR": "/var/lib/etcd", "ETCD_NAME": "ignored"})
+    assert parsed[data_dir] == "/var/lib/etcd"
+    assert parsed[name] == "m1"
+    assert not parsed.changed(data_dir)
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    flags = FlagSet("kplane-etcd", env_prefix="ETCD_")
+    flags.int("snapshot-count", 100000, "entries between snapshots")
+    with pytest.raises(FlagError, match="ETCD_SNAPSHOT_COUNT"):
+        flags.parse([], env={"ETCD_SNAPSHOT_COUNT": "many"})
