@@ -28,6 +28,7 @@ def test_regenerating_gives_the_checked_in_files(tmp_path: Path) -> None:
     protos = generate.proto_files()
     assert [str(p) for p in protos] == [
         "etcd_raft/api/authpb/auth.proto",
+        "etcd_raft/api/etcdserverpb/raft_internal.proto",
         "etcd_raft/api/etcdserverpb/rpc.proto",
         "etcd_raft/api/mvccpb/kv.proto",
         "etcd_raft/api/peerpb/peer.proto",
@@ -342,3 +343,22 @@ def test_real_etcdctl_talks_to_a_server_built_on_these_protos() -> None:
         assert json.loads(status.stdout)[0]["Status"]["version"] == "3.4.99"
     finally:
         server.stop(None)
+
+
+def test_internal_raft_request_keeps_etcds_field_numbers() -> None:
+    from etcd_raft.api.etcdserverpb import raft_internal_pb2
+
+    fields = {f.name: f.number for f in raft_internal_pb2.InternalRaftRequest.DESCRIPTOR.fields}
+    assert fields == {
+        "header": 100,
+        "ID": 1,
+        "range": 3,
+        "put": 4,
+        "delete_range": 5,
+        "txn": 6,
+        "compaction": 7,
+        "lease_grant": 8,
+        "lease_revoke": 9,
+        "alarm": 10,
+        "lease_checkpoint": 11,
+    }
