@@ -97,6 +97,7 @@ META_CONSISTENT_INDEX = b"consistent_index"
 META_TERM = b"term"
 META_SCHEDULED_COMPACT = b"scheduledCompactRev"
 META_FINISHED_COMPACT = b"finishedCompactRev"
+RECORD_PREFIX = b"record/"  # server records (leases, members): put_record / records
 DATA_FILE = "data.mdb"
 
 _U64 = struct.Struct(">Q")
@@ -439,6 +440,41 @@ class KVStore:
 
     def unobserve(self, observer: StoreObserver) -> None:
         self._observers.remove(observer)
+
+    # ------------------------------------------------------------------------------ records
+
+    def put_record(self, bucket: bytes, name: bytes, value: bytes | None) -> None:
+        """Store (or with None, delete) a server record, e.g. a lease or a member, in the meta db.
+        It is committed in the same LMDB transaction as the applied data and the consistent
+        index, so records and keys never disagree after a crash."""
+        self._check_writable()
+        txn = self._batch or self._begin_write()
+        record = RECORD_PREFIX + bucket + b"/" + name
+        if value is None:
+            txn.delete(record, db=self._meta_db)
+        else:
+            txn.put(record, value, db=self._meta_db)
+        self._pending += 1
+
+    def records(self, bucket: bytes) -> list[tuple[bytes, bytes]]:
+        """Every (name, value) stored in `bucket`, sorted by name."""
+        self._check_open()
+        prefix = RECORD_PREFIX + bucket + b"/"
+        own = self._batch is None
+        txn = self._env.begin() if own else self._batch
+        assert txn is not None
+        try:
+            cursor = txn.cursor(db=self._meta_db)
+            found = []
+            if cursor.set_range(prefix):
+                for name, value in cursor.iternext():
+                    if not name.startswith(prefix):
+                        break
+                    found.append((name[len(prefix):], bytes(value)))
+            return found
+        finally:
+            if own:
+                txn.abort()
 
     # ------------------------------------------------------------------------------ leases
 

@@ -1,4 +1,5 @@
-"""Leases: which keys each lease holds and when it expires. Pure: time is passed in.
+"""Leases and when they expire. Pure: time is passed in. (Which keys a lease holds is the MVCC
+store's to know: `KVStore.keys_with_lease`.)
 
 Like etcd's lessor: grants, revokes and key attachments happen when Raft entries are applied, so
 every member agrees on them; expiry is the leader's business alone (`expired`), and the leader turns
@@ -9,8 +10,7 @@ becomes leader restarts every lease's clock (`promote`), since followers do not 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MIN_TTL_SECONDS = 1  # etcd raises TTLs below its minimum (about 1.5 x election timeout) to it
 MAX_TTL_SECONDS = 9_000_000_000  # etcd's MaxLeaseTTL
@@ -30,7 +30,6 @@ class Lease:
     id: int
     ttl: int  # seconds, as granted (after raising to the minimum)
     expiry: float = FOREVER  # monotonic seconds; FOREVER on followers
-    keys: set[bytes] = field(default_factory=set)
 
     def remaining(self, now: float) -> int:
         """Seconds left, rounded up like etcd's TimeToLive; -1 when not tracked (follower)."""
@@ -44,7 +43,6 @@ class Lessor:
         self.min_ttl = min_ttl
         self.leases: dict[int, Lease] = {}
         self.is_primary = False  # only the leader's lessor runs clocks
-        self._owner_of: dict[bytes, int] = {}
 
     # Applied through Raft, on every member.
 
@@ -57,27 +55,10 @@ class Lessor:
         self.leases[lease_id] = lease
         return lease
 
-    def revoke(self, lease_id: int) -> list[bytes]:
-        """Forget the lease; returns its keys, which the caller deletes in the same apply step."""
-        lease = self.leases.pop(lease_id, None)
-        if lease is None:
+    def revoke(self, lease_id: int) -> None:
+        """Forget the lease; the caller deletes its keys in the same apply step."""
+        if self.leases.pop(lease_id, None) is None:
             raise LeaseNotFoundError(lease_id)
-        for key in lease.keys:
-            self._owner_of.pop(key, None)
-        return sorted(lease.keys)
-
-    def attach(self, key: bytes, lease_id: int) -> None:
-        """Record that `key` is now written with `lease_id` (0: no lease), detaching it from any other."""
-        previous = self._owner_of.pop(key, 0)
-        if previous and previous in self.leases:
-            self.leases[previous].keys.discard(key)
-        if lease_id:
-            self.leases[lease_id].keys.add(key)
-            self._owner_of[key] = lease_id
-
-    def detach(self, keys: Iterable[bytes]) -> None:
-        for key in keys:
-            self.attach(key, 0)
 
     def lookup(self, lease_id: int) -> Lease:
         try:

@@ -44,19 +44,14 @@ def test_ttl_below_the_minimum_is_raised() -> None:
     assert Lessor(min_ttl=2).grant(1, ttl=1, now=0.0).ttl == 2
 
 
-def test_revoke_returns_the_keys_to_delete_and_forgets_them() -> None:
+def test_revoke_forgets_the_lease() -> None:
     lessor = Lessor()
     lessor.grant(1, ttl=5, now=0.0)
-    lessor.grant(2, ttl=5, now=0.0)
-    lessor.attach(b"a", 1)
-    lessor.attach(b"b", 1)
-    lessor.attach(b"b", 2)  # rewritten with another lease: moves
-    lessor.attach(b"c", 1)
-    lessor.detach([b"c"])  # deleted: gone from the lease
-    assert lessor.revoke(1) == [b"a"]
-    assert lessor.revoke(2) == [b"b"]
+    lessor.revoke(1)
     with pytest.raises(LeaseNotFoundError):
         lessor.revoke(1)
+    with pytest.raises(LeaseNotFoundError):
+        lessor.lookup(1)
 
 
 def test_granting_an_existing_id_fails() -> None:

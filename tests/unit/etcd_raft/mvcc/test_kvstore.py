@@ -493,3 +493,19 @@ def test_a_closed_store_refuses_use(store_path: Path) -> None:
     s.close()  # idempotent
     with pytest.raises(ErrStoreClosed, match="closed"):
         s.put(b"a", b"1")
+
+
+def test_server_records_persist_with_the_data_and_can_be_deleted(tmp_path: Path) -> None:
+    store = KVStore(tmp_path / "db")
+    store.put_record(b"lease", b"\x00\x01", b"ttl=5")
+    store.put_record(b"lease", b"\x00\x02", b"ttl=9")
+    store.put_record(b"member", b"a", b"{}")
+    store.set_consistent_index(7)
+    store.put_record(b"lease", b"\x00\x01", None)
+    assert store.records(b"lease") == [(b"\x00\x02", b"ttl=9")]
+    store.close()
+    reopened = KVStore(tmp_path / "db")
+    assert reopened.records(b"lease") == [(b"\x00\x02", b"ttl=9")]
+    assert reopened.records(b"member") == [(b"a", b"{}")]
+    assert reopened.consistent_index == 7
+    reopened.close()
