@@ -23,7 +23,7 @@ import contextlib
 import http
 import inspect
 import ssl
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -39,6 +39,7 @@ Check = Callable[[], object]
 Authorizer = Callable[[PeerIdentity], bool]
 
 ENDPOINTS = ("healthz", "livez", "readyz")
+Route = Callable[[], Awaitable[tuple[int, str, str]]]
 MAX_REQUEST_HEAD = 16 * 1024
 MAX_REQUEST_BODY = 64 * 1024
 TEXT = "text/plain; charset=utf-8"
@@ -99,10 +100,16 @@ class HealthServer:
         self._shutting_down = False
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._routes: dict[str, Route] = {}
         self.add_check("ping", lambda: None)
         self.add_check("shutdown", self._not_shutting_down, endpoints=("readyz",))
         for name, check in (checks or {}).items():
             self.add_check(name, check)
+
+    def add_route(self, path: str, route: Route) -> None:
+        """Serve GET `path` with `route()` -> (status, content type, body), for a component's own
+        unauthenticated health document (etcd's /health is JSON)."""
+        self._routes[path] = route
 
     def add_check(self, name: str, check: Check, *, endpoints: Collection[str] = ENDPOINTS) -> None:
         """Run `check` for each of `endpoints` ("healthz", "livez", "readyz"), in the order added."""
@@ -249,6 +256,9 @@ class HealthServer:
         try:
             if request.path == "/metrics":
                 return self._metrics(peer)
+            if request.path in self._routes:
+                status, content_type, body = await self._routes[request.path]()
+                return _Response(status, body, content_type)
             endpoint, _, check_name = request.path.strip("/").partition("/")
             if endpoint in self._checks and not check_name:
                 return await self._endpoint(endpoint, request.query)

@@ -7,6 +7,7 @@ built and `up` leaves it alone.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,8 +29,39 @@ class Component:
         return self.process is not None
 
 
+def etcd(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
+    """One kplane-etcd member with TLS for clients and peers, like kubeadm's etcd static pod
+    (client certificates required; /health and /metrics on plain-HTTP 127.0.0.1:2381)."""
+    pki = state.pki
+    flags = {
+        "name": "default",
+        "data-dir": state.root / "etcd",
+        "listen-client-urls": "https://127.0.0.1:2379",
+        "advertise-client-urls": "https://127.0.0.1:2379",
+        "listen-peer-urls": "https://127.0.0.1:2380",
+        "initial-advertise-peer-urls": "https://127.0.0.1:2380",
+        "initial-cluster": "default=https://127.0.0.1:2380",
+        "listen-metrics-urls": "http://127.0.0.1:2381",
+        "cert-file": pki / "etcd/server.crt",
+        "key-file": pki / "etcd/server.key",
+        "trusted-ca-file": pki / "etcd/ca.crt",
+        "client-cert-auth": "true",
+        "peer-cert-file": pki / "etcd/peer.crt",
+        "peer-key-file": pki / "etcd/peer.key",
+        "peer-trusted-ca-file": pki / "etcd/ca.crt",
+        "peer-client-cert-auth": "true",
+        "snapshot-count": 10000,
+    }
+    return ProcessSpec(
+        name="etcd",
+        argv=[sys.executable, "-m", "etcd_raft", *(f"--{name}={value}" for name, value in flags.items())],
+        health_url="http://127.0.0.1:2381/health",
+        address="https://127.0.0.1:2379",
+    )
+
+
 COMPONENTS: tuple[Component, ...] = (
-    Component("etcd", "2379/2380", issue=4),
+    Component("etcd", "2379/2380", issue=4, process=etcd),
     Component("apiserver", "6443", issue=5),
     Component("scheduler", "10259", issue=6),
     Component("controller-manager", "10257", issue=7),

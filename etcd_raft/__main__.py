@@ -1,11 +1,6 @@
-"""`kplane-etcd` / `python -m etcd_raft`: not built yet; issue 4 builds it."""
+"""`kplane-etcd` / `python -m etcd_raft`: a member of a Raft-replicated etcd v3 store."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-etcd: not built yet (issue 4)")
-
+from etcd_raft.server.main import main
 
 if __name__ == "__main__":
     main()

@@ -253,3 +253,21 @@ def test_metrics_authentication_needs_a_context_that_verifies_clients(pki) -> No
         HealthServer(
             ssl_context=server_context(pki.server.cert, pki.server.key), metrics_require_client_cert=True
         )
+
+
+async def test_a_component_route_answers_its_own_document() -> None:
+    async def etcd_health() -> tuple[int, str, str]:
+        return 200, "application/json", '{"health":"true","reason":""}'
+
+    server = HealthServer()
+    server.add_route("/health", etcd_health)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        response = await reader.read()
+        writer.close()
+    finally:
+        await server.close()
+    assert response.startswith(b"HTTP/1.1 200")
+    assert b"application/json" in response and response.endswith(b'{"health":"true","reason":""}')

@@ -1,0 +1,252 @@
+"""A one-member kplane-etcd as its own process, with mTLS, driven by the real etcdctl (3.4)."""
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pki import PkiSpec, init_pki
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Member:
+    pki: Path
+    data_dir: Path
+    client_port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"https://127.0.0.1:{self.client_port}"
+
+    def start(self) -> None:
+        peer = f"https://127.0.0.1:{free_port()}"
+        pki = self.pki
+        argv = [
+            sys.executable,
+            "-m",
+            "etcd_raft",
+            "--name=m1",
+            f"--data-dir={self.data_dir}",
+            f"--listen-client-urls={self.endpoint}",
+            f"--advertise-client-urls={self.endpoint}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=m1={peer}",
+            f"--cert-file={pki}/etcd/server.crt",
+            f"--key-file={pki}/etcd/server.key",
+            f"--trusted-ca-file={pki}/etcd/ca.crt",
+            "--client-cert-auth",
+            "--heartbeat-interval=50",
+            "--election-timeout=500",
+        ]
+        log = (self.data_dir.parent / "member.log").open("ab")
+        self.process = subprocess.Popen(argv, stdout=log, stderr=log)
+        deadline = time.monotonic() + 20
+        while self.etcdctl("endpoint", "health", check=False).returncode != 0:
+            assert self.process.poll() is None, "kplane-etcd exited at start"
+            assert time.monotonic() < deadline, "kplane-etcd did not become healthy"
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                assert self.process.wait(timeout=10) == 0
+            finally:
+                if self.process.poll() is None:
+                    self.process.kill()
+                    self.process.wait()
+
+    def etcdctl(
+        self, *args: str, check: bool = True, stdin: str | None = None, cert: bool = True, timeout: float = 20
+    ) -> subprocess.CompletedProcess[str]:
+        credentials = (
+            [f"--cert={self.pki}/apiserver-etcd-client.crt", f"--key={self.pki}/apiserver-etcd-client.key"]
+            if cert
+            else []
+        )
+        command = [
+            "etcdctl",
+            f"--endpoints={self.endpoint}",
+            f"--cacert={self.pki}/etcd/ca.crt",
+            "--command-timeout=5s",
+            "--dial-timeout=2s",
+            *credentials,
+            *args,
+        ]
+        result = subprocess.run(
+            command,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    def json(self, *args: str) -> dict:  # type: ignore[type-arg]
+        return json.loads(self.etcdctl(*args, "-w", "json").stdout)
+
+
+@pytest.fixture(scope="module")
+def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("pki")
+    init_pki(directory, PkiSpec())
+    return directory
+
+
+@pytest.fixture
+def member(pki_dir: Path, tmp_path: Path) -> Iterator[Member]:
+    running = Member(pki_dir, tmp_path / "data", free_port())
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_put_get_delete_and_history(member: Member) -> None:
+    member.etcdctl("put", "foo", "bar")
+    member.etcdctl("put", "foo", "baz")
+    first = member.json("get", "foo", "--rev=2")["kvs"][0]
+    assert base64.b64decode(first["value"]) == b"bar"
+    latest = member.json("get", "foo")["kvs"][0]
+    assert (latest["version"], latest["create_revision"], latest["mod_revision"]) == (2, 2, 3)
+    assert member.etcdctl("del", "foo").stdout.strip() == "1"
+    assert member.json("get", "foo").get("kvs") is None
+
+
+def test_prefix_limit_and_count(member: Member) -> None:
+    for i in range(5):
+        member.etcdctl("put", f"/registry/pods/p{i}", str(i))
+    found = member.json("get", "/registry/pods/", "--prefix", "--limit=2")
+    assert found["count"] == 5 and found["more"] is True and len(found["kvs"]) == 2
+
+
+def test_txn_compares_and_branches(member: Member) -> None:
+    member.etcdctl("put", "k", "v1")
+    script = 'value("k") = "v1"\n\nput k v2\n\nput k failed\n\n'
+    assert member.etcdctl("txn", stdin=script).stdout.startswith("SUCCESS")
+    assert member.etcdctl("txn", stdin=script).stdout.startswith("FAILURE")
+    assert member.etcdctl("get", "k", "--print-value-only").stdout.strip() == "failed"
+
+
+def test_watch_replays_history_from_a_revision(member: Member) -> None:
+    for value in ("a", "b", "c"):
+        member.etcdctl("put", "w", value)
+    watch = subprocess.Popen(
+        [
+            "etcdctl",
+            f"--endpoints={member.endpoint}",
+            f"--cacert={member.pki}/etcd/ca.crt",
+            f"--cert={member.pki}/apiserver-etcd-client.crt",
+            f"--key={member.pki}/apiserver-etcd-client.key",
+            "watch",
+            "w",
+            "--rev=2",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ETCDCTL_API": "3"},
+    )
+    try:
+        assert watch.stdout is not None
+        lines = [watch.stdout.readline().strip() for _ in range(9)]
+        member.etcdctl("put", "w", "d")
+        lines += [watch.stdout.readline().strip() for _ in range(3)]
+    finally:
+        watch.kill()
+        watch.wait()
+    assert lines == ["PUT", "w", "a", "PUT", "w", "b", "PUT", "w", "c", "PUT", "w", "d"]
+
+
+def test_lease_keeps_keys_until_it_expires(member: Member) -> None:
+    lease = member.etcdctl("lease", "grant", "2").stdout.split()[1]
+    member.etcdctl("put", "leased", "v", f"--lease={lease}")
+    alive = member.etcdctl("lease", "timetolive", lease, "--keys").stdout
+    assert "attached keys([leased])" in alive
+    assert (
+        member.etcdctl("lease", "keep-alive", "--once", lease)
+        .stdout.strip()
+        .endswith("keepalived with TTL(2)")
+    )
+    deadline = time.monotonic() + 10
+    while member.json("get", "leased").get("kvs"):
+        assert time.monotonic() < deadline, "the lease did not expire"
+        time.sleep(0.2)
+    refused = member.etcdctl("put", "again", "v", f"--lease={lease}", check=False)
+    assert "etcdserver: requested lease not found" in refused.stderr
+
+
+def test_compaction_and_defragment(member: Member) -> None:
+    for value in ("1", "2", "3"):
+        member.etcdctl("put", "c", value)
+    member.etcdctl("compaction", "4")
+    old = member.etcdctl("get", "c", "--rev=2", check=False)
+    assert old.returncode != 0 and "etcdserver: mvcc: required revision has been compacted" in old.stderr
+    assert "Finished defragmenting" in member.etcdctl("defrag").stdout
+    assert member.etcdctl("get", "c", "--print-value-only").stdout.strip() == "3"
+
+
+def test_status_members_and_snapshot(member: Member, tmp_path: Path) -> None:
+    status = member.json("endpoint", "status")[0]["Status"]  # type: ignore[index]
+    assert status["leader"] == status["header"]["member_id"]
+    members = member.json("member", "list")["members"]
+    assert [m["name"] for m in members] == ["m1"] and members[0]["clientURLs"] == [member.endpoint]
+    snapshot = tmp_path / "snap.db"
+    member.etcdctl("snapshot", "save", str(snapshot))
+    data = snapshot.read_bytes()
+    assert hashlib.sha256(data[:-32]).digest() == data[-32:]  # etcd's trailing sha256
+
+
+def test_a_restarted_member_keeps_its_data(member: Member) -> None:
+    for i in range(20):
+        member.etcdctl("put", f"r{i}", str(i))
+    before = member.json("get", "r19")["header"]["revision"]
+    member.stop()
+    member.start()
+    after = member.json("get", "r19")
+    assert base64.b64decode(after["kvs"][0]["value"]) == b"19"
+    assert after["header"]["revision"] == before
+
+
+def test_bad_requests_get_etcds_errors_and_the_member_keeps_serving(member: Member) -> None:
+    too_many = "\n" + "".join(f"put k{i} v\n" for i in range(129)) + "\n\n"
+    assert (
+        "etcdserver: too many operations in txn request"
+        in member.etcdctl("txn", stdin=too_many, check=False).stderr
+    )
+    duplicate = "\nput d 1\nput d 2\n\n\n"
+    assert (
+        "etcdserver: duplicate key given in txn request"
+        in member.etcdctl("txn", stdin=duplicate, check=False).stderr
+    )
+    huge = member.etcdctl("put", "big", stdin="x" * 1_800_000, check=False)  # > 1.5 MiB, < the client's 2 MiB
+    assert huge.returncode != 0 and "etcdserver: request is too large" in huge.stderr
+    unknown = member.etcdctl("member", "remove", "1234", check=False)
+    assert "etcdserver: member not found" in unknown.stderr
+    no_cert = member.etcdctl("get", "foo", cert=False, check=False)
+    assert no_cert.returncode != 0
+    member.etcdctl("put", "still", "serving")
+    assert member.etcdctl("get", "still", "--print-value-only").stdout.strip() == "serving"
