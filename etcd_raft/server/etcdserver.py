@@ -174,9 +174,6 @@ class EtcdServer:
                 ]
                 self.node.bootstrap(peers)
         self._hard_state = self.storage.initial_state()[0]
-        own = self.members.get(self.member_id)
-        if own is not None and own.client_urls != list(self.config.advertise_client_urls):
-            own.client_urls = list(self.config.advertise_client_urls)
         log.info(
             "Member starting",
             member=f"{self.member_id:x}",
@@ -221,6 +218,7 @@ class EtcdServer:
                 tasks.create_task(self._ticker())
                 tasks.create_task(self._read_loop())
                 tasks.create_task(self._housekeeping())
+                tasks.create_task(self._publish())
         finally:
             self.close()
 
@@ -230,6 +228,25 @@ class EtcdServer:
         self.watchable.close()
         self.store.close()
         self.wal.close()
+
+    async def _publish(self) -> None:
+        """Like etcd's publish: once a leader exists, record this member's name and client URLs in
+        the log (retrying until it is applied), so MemberList shows them on every member."""
+        attributes = internal.Attributes(
+            name=self.config.name, client_urls=list(self.config.advertise_client_urls)
+        )
+        request = internal.ClusterMemberAttrSetRequest(member_ID=self.member_id, member_attributes=attributes)
+        while True:
+            own = self.members.get(self.member_id)
+            if own is not None and (own.name, own.client_urls) == (
+                attributes.name,
+                list(attributes.client_urls),
+            ):
+                return
+            if self.leader:
+                with contextlib.suppress(errors.EtcdError):
+                    await self.propose(internal.InternalRaftRequest(cluster_member_attr_set=request))
+            await asyncio.sleep(self.config.heartbeat_ms / 1000)
 
     async def _ticker(self) -> None:
         interval = self.config.heartbeat_ms / 1000
@@ -330,6 +347,21 @@ class EtcdServer:
         snapshot = Snapshot(message.snapshot.metadata, buffer.getvalue())
         return Message(**{**{f: getattr(message, f) for f in message.__slots__}, "snapshot": snapshot})
 
+    def attach_transport(self, transport: Any) -> None:
+        """Talk to the other members through `transport` (etcd_raft.transport.Transport)."""
+        self.transport = transport
+        for member in self.members.values():
+            if member.id != self.member_id:
+                transport.add_peer(member.id, member.peer_urls)
+
+    def report_unreachable(self, member_id: int) -> None:
+        self.node.report_unreachable(member_id)
+        self._wake.set()
+
+    def report_snapshot(self, member_id: int, ok: bool) -> None:
+        self.node.report_snapshot(member_id, ok)
+        self._wake.set()
+
     def wake(self) -> None:
         """Something was fed to the Raft core: let the loop collect the Ready."""
         self._wake.set()
@@ -402,8 +434,6 @@ class EtcdServer:
         if cc.type in (ConfChangeType.ADD_NODE, ConfChangeType.ADD_LEARNER_NODE, ConfChangeType.UPDATE_NODE):
             member = MemberInfo.from_json(cc.context)
             member.is_learner = cc.type == ConfChangeType.ADD_LEARNER_NODE
-            if member.id == self.member_id:
-                member.client_urls = list(self.config.advertise_client_urls)
             self.members[member.id] = member
             self.store.put_record(MEMBER_BUCKET, _U64.pack(member.id), member.to_json())
             if self.transport is not None and member.id != self.member_id:
@@ -462,6 +492,15 @@ class EtcdServer:
         if kind == "alarm":
             self.store.set_consistent_index(index, term)
             return self._apply_alarm(request.alarm)
+        if kind == "cluster_member_attr_set":
+            self.store.set_consistent_index(index, term)
+            attrs = request.cluster_member_attr_set
+            member = self.members.get(attrs.member_ID)
+            if member is not None:
+                member.name = attrs.member_attributes.name
+                member.client_urls = list(attrs.member_attributes.client_urls)
+                self.store.put_record(MEMBER_BUCKET, _U64.pack(member.id), member.to_json())
+            return None
         self.store.set_consistent_index(index, term)
         return None
 
@@ -652,7 +691,17 @@ def _member_id_for(peer_urls: list[str], token: str) -> int:
 
 
 def _request_kind(request: internal.InternalRaftRequest) -> str:
-    for kind in ("put", "txn", "range", "delete_range", "compaction", "lease_grant", "lease_revoke", "alarm"):
+    for kind in (
+        "put",
+        "txn",
+        "range",
+        "delete_range",
+        "compaction",
+        "lease_grant",
+        "lease_revoke",
+        "alarm",
+        "cluster_member_attr_set",
+    ):
         if request.HasField(kind):
             return kind
     return ""

@@ -21,6 +21,7 @@ from etcd_raft.server import config as server_config
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.etcdserver import EtcdServer
 from etcd_raft.server.services import add_services
+from etcd_raft.transport import PeerTLS, Transport
 
 log = get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # gRPC limit; the request limit is checked by the server itself
@@ -36,6 +37,14 @@ def client_credentials(config: ServerConfig) -> grpc.ServerCredentials:
     ca = Path(config.trusted_ca_file).read_bytes() if config.trusted_ca_file else None
     return grpc.ssl_server_credentials(
         [(key, cert)], root_certificates=ca, require_client_auth=config.client_cert_auth
+    )
+
+
+def peer_tls(config: ServerConfig) -> PeerTLS | None:
+    if not config.peer_cert_file:
+        return None
+    return PeerTLS(
+        config.peer_cert_file, config.peer_key_file, config.peer_trusted_ca_file, config.peer_client_cert_auth
     )
 
 
@@ -60,6 +69,15 @@ async def serve(config: ServerConfig) -> None:
         else:
             grpc_server.add_insecure_port(host_port(url))
     health_servers = [metrics_server(url, server, config) for url in config.listen_metrics_urls]
+    transport = Transport(
+        server.member_id,
+        tls=peer_tls(config),
+        on_message=server.step,
+        on_unreachable=server.report_unreachable,
+        on_snapshot_status=server.report_snapshot,
+    )
+    await transport.start(list(config.listen_peer_urls))
+    server.attach_transport(transport)
     await grpc_server.start()
     for health in health_servers:
         await health.start()
@@ -68,6 +86,7 @@ async def serve(config: ServerConfig) -> None:
         await server.run()
     finally:
         await grpc_server.stop(grace=1.0)
+        await transport.stop()
         for health in health_servers:
             await health.close()
 

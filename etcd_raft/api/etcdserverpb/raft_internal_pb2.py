@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from etcd_raft.api.etcdserverpb import rpc_pb2 as etcd__raft_dot_api_dot_etcdserverpb_dot_rpc__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.etcd_raft/api/etcdserverpb/raft_internal.proto\x12\x0c\x65tcdserverpb\x1a$etcd_raft/api/etcdserverpb/rpc.proto\"a\n\rRequestHeader\x12\n\n\x02ID\x18\x01 \x01(\x04\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x15\n\rauth_revision\x18\x03 \x01(\x04\x12\x1b\n\x13requester_member_id\x18\x04 \x01(\x04\"\x8d\x04\n\x13InternalRaftRequest\x12+\n\x06header\x18\x64 \x01(\x0b\x32\x1b.etcdserverpb.RequestHeader\x12\n\n\x02ID\x18\x01 \x01(\x04\x12)\n\x05range\x18\x03 \x01(\x0b\x32\x1a.etcdserverpb.RangeRequest\x12%\n\x03put\x18\x04 \x01(\x0b\x32\x18.etcdserverpb.PutRequest\x12\x36\n\x0c\x64\x65lete_range\x18\x05 \x01(\x0b\x32 .etcdserverpb.DeleteRangeRequest\x12%\n\x03txn\x18\x06 \x01(\x0b\x32\x18.etcdserverpb.TxnRequest\x12\x33\n\ncompaction\x18\x07 \x01(\x0b\x32\x1f.etcdserverpb.CompactionRequest\x12\x34\n\x0blease_grant\x18\x08 \x01(\x0b\x32\x1f.etcdserverpb.LeaseGrantRequest\x12\x36\n\x0clease_revoke\x18\t \x01(\x0b\x32 .etcdserverpb.LeaseRevokeRequest\x12)\n\x05\x61larm\x18\n \x01(\x0b\x32\x1a.etcdserverpb.AlarmRequest\x12>\n\x10lease_checkpoint\x18\x0b \x01(\x0b\x32$.etcdserverpb.LeaseCheckpointRequest\"\x0f\n\rEmptyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n.etcd_raft/api/etcdserverpb/raft_internal.proto\x12\x0c\x65tcdserverpb\x1a$etcd_raft/api/etcdserverpb/rpc.proto\"a\n\rRequestHeader\x12\n\n\x02ID\x18\x01 \x01(\x04\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x15\n\rauth_revision\x18\x03 \x01(\x04\x12\x1b\n\x13requester_member_id\x18\x04 \x01(\x04\"\xda\x04\n\x13InternalRaftRequest\x12+\n\x06header\x18\x64 \x01(\x0b\x32\x1b.etcdserverpb.RequestHeader\x12\n\n\x02ID\x18\x01 \x01(\x04\x12)\n\x05range\x18\x03 \x01(\x0b\x32\x1a.etcdserverpb.RangeRequest\x12%\n\x03put\x18\x04 \x01(\x0b\x32\x18.etcdserverpb.PutRequest\x12\x36\n\x0c\x64\x65lete_range\x18\x05 \x01(\x0b\x32 .etcdserverpb.DeleteRangeRequest\x12%\n\x03txn\x18\x06 \x01(\x0b\x32\x18.etcdserverpb.TxnRequest\x12\x33\n\ncompaction\x18\x07 \x01(\x0b\x32\x1f.etcdserverpb.CompactionRequest\x12\x34\n\x0blease_grant\x18\x08 \x01(\x0b\x32\x1f.etcdserverpb.LeaseGrantRequest\x12\x36\n\x0clease_revoke\x18\t \x01(\x0b\x32 .etcdserverpb.LeaseRevokeRequest\x12)\n\x05\x61larm\x18\n \x01(\x0b\x32\x1a.etcdserverpb.AlarmRequest\x12>\n\x10lease_checkpoint\x18\x0b \x01(\x0b\x32$.etcdserverpb.LeaseCheckpointRequest\x12K\n\x17\x63luster_member_attr_set\x18\x95\n \x01(\x0b\x32).etcdserverpb.ClusterMemberAttrSetRequest\"e\n\x1b\x43lusterMemberAttrSetRequest\x12\x11\n\tmember_ID\x18\x01 \x01(\x04\x12\x33\n\x11member_attributes\x18\x02 \x01(\x0b\x32\x18.etcdserverpb.Attributes\"/\n\nAttributes\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x63lient_urls\x18\x02 \x03(\t\"\x0f\n\rEmptyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,7 +35,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REQUESTHEADER']._serialized_start=102
   _globals['_REQUESTHEADER']._serialized_end=199
   _globals['_INTERNALRAFTREQUEST']._serialized_start=202
-  _globals['_INTERNALRAFTREQUEST']._serialized_end=727
-  _globals['_EMPTYRESPONSE']._serialized_start=729
-  _globals['_EMPTYRESPONSE']._serialized_end=744
+  _globals['_INTERNALRAFTREQUEST']._serialized_end=804
+  _globals['_CLUSTERMEMBERATTRSETREQUEST']._serialized_start=806
+  _globals['_CLUSTERMEMBERATTRSETREQUEST']._serialized_end=907
+  _globals['_ATTRIBUTES']._serialized_start=909
+  _globals['_ATTRIBUTES']._serialized_end=956
+  _globals['_EMPTYRESPONSE']._serialized_start=958
+  _globals['_EMPTYRESPONSE']._serialized_end=973
 # @@protoc_insertion_point(module_scope)
