@@ -470,7 +470,7 @@ class KVStore:
                 for name, value in cursor.iternext():
                     if not name.startswith(prefix):
                         break
-                    found.append((name[len(prefix):], bytes(value)))
+                    found.append((name[len(prefix) :], bytes(value)))
             return found
         finally:
             if own:

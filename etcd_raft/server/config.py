@@ -199,6 +199,10 @@ def from_flags(flags: Flags) -> ServerConfig:
         config.cert_file and config.key_file
     ):
         raise FlagError("https client URLs need --cert-file and --key-file")
+    if any(url.startswith("https") for url in config.listen_peer_urls) and not (
+        config.peer_cert_file and config.peer_key_file
+    ):
+        raise FlagError("https peer URLs need --peer-cert-file and --peer-key-file")
     return config
 
 

@@ -48,6 +48,7 @@ from etcd_raft.raft import (
 )
 from etcd_raft.server import convert
 from etcd_raft.server.config import ServerConfig
+from etcd_raft.server.config import member_id as derive_member_id
 from etcd_raft.server.lessor import MAX_TTL_SECONDS, LeaseExistsError, LeaseNotFoundError, Lessor
 from etcd_raft.snap import Snapshotter
 from etcd_raft.wal import WAL, WalSnapshot, exists, valid_snapshot_entries
@@ -118,6 +119,10 @@ class EtcdServer:
         self.committed_index = 0
         self.transport: Any = None  # etcd_raft.transport.Transport for multi-member clusters
         self._wake = asyncio.Event()
+        # Calls into the Raft core wait while a Ready is being persisted (between ready() and
+        # advance()), so the core never sees its log change under a Ready in flight.
+        self._in_ready = False
+        self._deferred: list[Callable[[], None]] = []
         self._waits: dict[int, asyncio.Future[Any]] = {}
         self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._read_waiters: list[asyncio.Future[None]] = []
@@ -252,8 +257,7 @@ class EtcdServer:
         interval = self.config.heartbeat_ms / 1000
         while True:
             await asyncio.sleep(interval)
-            self.node.tick()
-            self._wake.set()
+            self.call_node(self.node.tick)
 
     async def _housekeeping(self) -> None:
         """Commit the store's batch, sync slow watchers and expire leases (leader only)."""
@@ -290,7 +294,11 @@ class EtcdServer:
                 if rd.entries or rd.hard_state is not None:
                     hard_state = rd.hard_state or self._hard_state
                     if rd.must_sync:
-                        await asyncio.to_thread(self.wal.save, hard_state, rd.entries)
+                        self._in_ready = True
+                        try:
+                            await asyncio.to_thread(self.wal.save, hard_state, rd.entries)
+                        finally:
+                            self._in_ready = False
                     else:
                         self.wal.save(hard_state, rd.entries)
                     self.storage.append(rd.entries)
@@ -308,6 +316,7 @@ class EtcdServer:
                 for entry in rd.committed_entries:
                     self._apply_entry(entry)
                 self.node.advance(rd)
+                self._run_deferred()
                 self._release_applied_waiters()
                 self._campaign_if_alone()
                 self._maybe_snapshot()
@@ -350,26 +359,46 @@ class EtcdServer:
     def attach_transport(self, transport: Any) -> None:
         """Talk to the other members through `transport` (etcd_raft.transport.Transport)."""
         self.transport = transport
-        for member in self.members.values():
-            if member.id != self.member_id:
-                transport.add_peer(member.id, member.peer_urls)
+        # Known members, else (a member joining an existing cluster) the --initial-cluster list,
+        # so it can answer the leader before it has applied the membership from the log.
+        known = {m.id: list(m.peer_urls) for m in self.config.initial_cluster}
+        known.update({m.id: m.peer_urls for m in self.members.values()})
+        for member_id, urls in known.items():
+            if member_id != self.member_id:
+                transport.add_peer(member_id, urls)
 
     def report_unreachable(self, member_id: int) -> None:
-        self.node.report_unreachable(member_id)
-        self._wake.set()
+        self.call_node(lambda: self.node.report_unreachable(member_id))
 
     def report_snapshot(self, member_id: int, ok: bool) -> None:
-        self.node.report_snapshot(member_id, ok)
-        self._wake.set()
+        self.call_node(lambda: self.node.report_snapshot(member_id, ok))
 
     def wake(self) -> None:
         """Something was fed to the Raft core: let the loop collect the Ready."""
         self._wake.set()
 
+    def call_node(self, action: Callable[[], None]) -> None:
+        """Run `action` (which feeds the Raft core) now, or right after the Ready in flight."""
+        if self._in_ready:
+            self._deferred.append(action)
+        else:
+            action()
+        self._wake.set()
+
+    def _run_deferred(self) -> None:
+        actions, self._deferred = self._deferred, []
+        for action in actions:
+            action()
+
     def step(self, message: Message) -> None:
         """A message from a peer (called by the transport)."""
-        self.node.step(message)
-        self._wake.set()
+        self.call_node(lambda: self._step(message))
+
+    def _step(self, message: Message) -> None:
+        try:
+            self.node.step(message)
+        except Exception:  # a bad message must not stop this member; say what it was
+            log.exception("Raft refused a message", type=message.type.name, sender=f"{message.from_:x}")
 
     # ------------------------------------------------------------------ snapshots
 
@@ -558,12 +587,7 @@ class EtcdServer:
             raise errors.RequestTooLargeError()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._waits[request.ID] = future
-        try:
-            self.node.propose(data)
-        except ProposalDroppedError:
-            self._waits.pop(request.ID, None)
-            raise errors.NoLeaderError() from None
-        self._wake.set()
+        self.call_node(lambda: _or_fail(future, lambda: self.node.propose(data)))
         try:
             result = await asyncio.wait_for(future, self.request_timeout)
         except TimeoutError:
@@ -578,12 +602,7 @@ class EtcdServer:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         key = cc.node_id ^ (1 << 63)
         self._waits[key] = future
-        try:
-            self.node.propose_conf_change(cc)
-        except ProposalDroppedError:
-            self._waits.pop(key, None)
-            raise errors.NoLeaderError() from None
-        self._wake.set()
+        self.call_node(lambda: _or_fail(future, lambda: self.node.propose_conf_change(cc)))
         try:
             await asyncio.wait_for(future, self.request_timeout)
         except TimeoutError:
@@ -622,12 +641,7 @@ class EtcdServer:
         context = _U64.pack(self.next_id())
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._read_states[context] = future
-        try:
-            self.node.read_index(context)
-        except ProposalDroppedError:
-            self._read_states.pop(context, None)
-            raise errors.NoLeaderError() from None
-        self._wake.set()
+        self.call_node(lambda: _or_fail(future, lambda: self.node.read_index(context)))
         try:
             return await asyncio.wait_for(future, self.request_timeout)
         except TimeoutError:
@@ -685,9 +699,20 @@ class EtcdServer:
 
 
 def _member_id_for(peer_urls: list[str], token: str) -> int:
-    from etcd_raft.server.config import member_id
+    """The ID the new member derives itself from its peer URLs and the cluster token. (etcd salts
+    added members' IDs with the time and tells the new member through the peers; a deterministic
+    ID lets the new member find its own without that exchange.)"""
+    return derive_member_id(peer_urls, token)
 
-    return member_id(peer_urls, token + str(int(time.time())))  # etcd adds the time for added members
+
+def _or_fail(future: asyncio.Future[Any], action: Callable[[], None]) -> None:
+    """Feed the core; a proposal it drops (no leader, a transfer or conf change pending) fails
+    the waiting request with etcd's "no leader"."""
+    try:
+        action()
+    except ProposalDroppedError:
+        if not future.done():
+            future.set_exception(errors.NoLeaderError())
 
 
 def _request_kind(request: internal.InternalRaftRequest) -> str:

@@ -435,8 +435,7 @@ class Maintenance(rpc.MaintenanceServicer):
             raise errors.NotLeaderError()
         if request.targetID not in server.members:
             raise errors.BadLeaderTransfereeError()
-        server.node.transfer_leadership(request.targetID)
-        server.wake()
+        server.call_node(lambda: server.node.transfer_leadership(request.targetID))
         deadline = asyncio.get_running_loop().time() + server.request_timeout
         while server.leader != request.targetID:
             if asyncio.get_running_loop().time() > deadline:

@@ -49,7 +49,21 @@ class Cluster:
             for i in range(1, size + 1)
         ]
 
-    def start(self, node: Node) -> None:
+    def add_node(self) -> Node:
+        """A new member: `etcdctl member add`, then start it with --initial-cluster-state existing."""
+        number = len(self.nodes) + 1
+        node = Node(
+            f"m{number}",
+            f"https://127.0.0.1:{free_port()}",
+            f"https://127.0.0.1:{free_port()}",
+            self.root / f"m{number}",
+        )
+        self.etcdctl("member", "add", node.name, f"--peer-urls={node.peer_url}")
+        self.nodes.append(node)
+        self.start(node, state="existing")
+        return node
+
+    def start(self, node: Node, state: str = "new") -> None:
         pki = self.pki
         initial = ",".join(f"{n.name}={n.peer_url}" for n in self.nodes)
         argv = [
@@ -63,6 +77,7 @@ class Cluster:
             f"--listen-peer-urls={node.peer_url}",
             f"--initial-advertise-peer-urls={node.peer_url}",
             f"--initial-cluster={initial}",
+            f"--initial-cluster-state={state}",
             "--heartbeat-interval=50",
             "--election-timeout=500",
             f"--cert-file={pki}/etcd/server.crt",
@@ -197,3 +212,34 @@ def test_members_stop_cleanly_on_sigterm(cluster: Cluster) -> None:
     for node in cluster.nodes:
         assert node.process is not None
         assert node.process.wait(timeout=15) == 0
+
+
+def test_members_are_added_to_five_and_removed_back_to_three(cluster: Cluster) -> None:
+    cluster.etcdctl("put", "before", "growth")
+    added = [cluster.add_node(), cluster.add_node()]
+    cluster.wait_for_leader()
+    for node in added:  # each new member catches up with the log, then serves reads
+        deadline = time.monotonic() + 20
+        while (
+            cluster.etcdctl(
+                "get", "before", "--print-value-only", endpoints=[node], check=False
+            ).stdout.strip()
+            != "growth"
+        ):
+            assert time.monotonic() < deadline, f"{node.name} did not catch up"
+            time.sleep(0.2)
+    members = json.loads(cluster.etcdctl("member", "list", "-w", "json").stdout)["members"]
+    assert len(members) == 5
+    cluster.etcdctl("put", "with", "five")
+
+    for node in added:
+        member_id = next(m["ID"] for m in members if node.peer_url in m["peerURLs"])
+        cluster.etcdctl("member", "remove", f"{member_id:x}", endpoints=cluster.nodes[:3])
+        cluster.stop(node)
+    members = json.loads(cluster.etcdctl("member", "list", "-w", "json", endpoints=cluster.nodes[:3]).stdout)
+    assert len(members["members"]) == 3
+    cluster.etcdctl("put", "after", "shrink", endpoints=cluster.nodes[:3])
+    assert (
+        cluster.etcdctl("get", "with", "--print-value-only", endpoints=cluster.nodes[:1]).stdout.strip()
+        == "five"
+    )

@@ -55,6 +55,9 @@ class Member:
             f"--key-file={pki}/etcd/server.key",
             f"--trusted-ca-file={pki}/etcd/ca.crt",
             "--client-cert-auth",
+            f"--peer-cert-file={pki}/etcd/peer.crt",
+            f"--peer-key-file={pki}/etcd/peer.key",
+            f"--peer-trusted-ca-file={pki}/etcd/ca.crt",
             "--heartbeat-interval=50",
             "--election-timeout=500",
         ]

@@ -361,4 +361,5 @@ def test_internal_raft_request_keeps_etcds_field_numbers() -> None:
         "lease_revoke": 9,
         "alarm": 10,
         "lease_checkpoint": 11,
+        "cluster_member_attr_set": 1301,
     }

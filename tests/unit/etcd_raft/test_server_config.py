@@ -17,6 +17,10 @@ SEED_FLAGS = [
     "--key-file=/pki/etcd/server.key",
     "--trusted-ca-file=/pki/etcd/ca.crt",
     "--client-cert-auth",
+    "--peer-cert-file=/pki/etcd/peer.crt",
+    "--peer-key-file=/pki/etcd/peer.key",
+    "--peer-trusted-ca-file=/pki/etcd/ca.crt",
+    "--peer-client-cert-auth",
 ]
 
 
@@ -63,8 +67,17 @@ def test_default_data_dir_is_named_after_the_member() -> None:
         (["--listen-client-urls=ftp://x"], "not a URL"),
         (["--listen-client-urls=https://127.0.0.1:2379"], "--cert-file"),
         (["--election-timeout=200"], "at least 5 times"),
+        (["--listen-peer-urls=https://127.0.0.1:2380"], "--peer-cert-file"),
     ],
-    ids=["unknown name", "url mismatch", "malformed cluster", "bad scheme", "tls without cert", "timeouts"],
+    ids=[
+        "unknown name",
+        "url mismatch",
+        "malformed cluster",
+        "bad scheme",
+        "tls without cert",
+        "timeouts",
+        "peer tls",
+    ],
 )
 def test_bad_configuration_is_one_clear_error(argv: list[str], message: str) -> None:
     with pytest.raises(FlagError, match=message):
