@@ -17,7 +17,7 @@ from etcd_raft import mvcc
 from etcd_raft.api.etcdserverpb import raft_internal_pb2 as internal
 from etcd_raft.api.etcdserverpb import rpc_pb2 as pb
 from etcd_raft.api.etcdserverpb import rpc_pb2_grpc as rpc
-from etcd_raft.client import errors
+from etcd_raft.client import EtcdClient, errors
 from etcd_raft.server import convert
 from etcd_raft.server.etcdserver import VERSION, EtcdServer, etcd_error
 from etcd_raft.server.lessor import MAX_TTL_SECONDS, LeaseNotFoundError
@@ -266,8 +266,41 @@ class WatchStream:
 
 
 class Lease(rpc.LeaseServicer):
+    """Grants and revocations go through Raft; keep-alives and TTL questions are the leader's
+    (it alone runs lease clocks), so a follower forwards them to the leader like etcd does."""
+
     def __init__(self, server: EtcdServer) -> None:
         self.server = server
+        self._leader_client: tuple[int, EtcdClient] | None = None
+
+    async def _leader(self) -> EtcdClient:
+        leader = self.server.members.get(self.server.leader)
+        if leader is None or not leader.client_urls:
+            raise errors.NoLeaderError()
+        if self._leader_client is not None and self._leader_client[0] == leader.id:
+            return self._leader_client[1]
+        if self._leader_client is not None:
+            await self._leader_client[1].close()
+        config = self.server.config  # the member's own certificate also serves as a client one
+        client = EtcdClient(
+            leader.client_urls,
+            ca_file=config.trusted_ca_file or None,
+            cert_file=config.cert_file or None,
+            key_file=config.key_file or None,
+        )
+        self._leader_client = (leader.id, client)
+        return client
+
+    async def _renew(self, lease_id: int) -> int:
+        if self.server.leader == self.server.member_id:
+            try:
+                return self.server.lessor.renew(lease_id, self.server.clock())
+            except LeaseNotFoundError:
+                return 0  # etcd answers an unknown lease with TTL 0, and the client gives up
+        try:
+            return int((await (await self._leader()).lease_keep_alive_once(lease_id)).TTL)
+        except errors.LeaseNotFoundError:
+            return 0
 
     @etcd_errors
     async def LeaseGrant(self, request: pb.LeaseGrantRequest, context: Context) -> pb.LeaseGrantResponse:
@@ -291,18 +324,25 @@ class Lease(rpc.LeaseServicer):
         self, request_iterator: AsyncIterator[pb.LeaseKeepAliveRequest], context: Context
     ) -> AsyncIterator[pb.LeaseKeepAliveResponse]:
         async for request in request_iterator:
-            if self.server.leader != self.server.member_id:
-                await context.abort(errors.NotLeaderError.CODE, errors.NotLeaderError.MESSAGE)
             try:
-                ttl = self.server.lessor.renew(request.ID, self.server.clock())
-            except LeaseNotFoundError:
-                ttl = 0  # etcd answers an unknown lease with TTL 0, and the client gives up
+                ttl = await self._renew(request.ID)
+            except errors.EtcdError as err:
+                await context.abort(err.code, err.message)
             yield pb.LeaseKeepAliveResponse(header=self.server.header(), ID=request.ID, TTL=ttl)
 
     @etcd_errors
     async def LeaseTimeToLive(
         self, request: pb.LeaseTimeToLiveRequest, context: Context
     ) -> pb.LeaseTimeToLiveResponse:
+        if self.server.leader != self.server.member_id:
+            answer = await (await self._leader()).lease_time_to_live(request.ID, keys=request.keys)
+            return pb.LeaseTimeToLiveResponse(
+                header=self.server.header(),
+                ID=answer.ID,
+                TTL=answer.TTL,
+                grantedTTL=answer.grantedTTL,
+                keys=answer.keys,
+            )
         await self.server.linearizable_read()
         lease = self.server.lessor.leases.get(request.ID)
         if lease is None:

@@ -243,3 +243,16 @@ def test_members_are_added_to_five_and_removed_back_to_three(cluster: Cluster) -
         cluster.etcdctl("get", "with", "--print-value-only", endpoints=cluster.nodes[:1]).stdout.strip()
         == "five"
     )
+
+
+def test_a_follower_forwards_keep_alives_and_ttl_questions_to_the_leader(cluster: Cluster) -> None:
+    leader_id = cluster.wait_for_leader()
+    follower = next(n for n in cluster.nodes if n is not cluster.node_of(leader_id))
+    lease = cluster.etcdctl("lease", "grant", "30", endpoints=[follower]).stdout.split()[1]
+    cluster.etcdctl("put", "held", "v", f"--lease={lease}", endpoints=[follower])
+    kept = cluster.etcdctl("lease", "keep-alive", "--once", lease, endpoints=[follower]).stdout
+    assert kept.strip().endswith("keepalived with TTL(30)")
+    ttl = cluster.etcdctl("lease", "timetolive", lease, "--keys", endpoints=[follower]).stdout
+    assert "granted with TTL(30s)" in ttl and "attached keys([held])" in ttl
+    cluster.etcdctl("lease", "revoke", lease, endpoints=[follower])
+    assert cluster.etcdctl("get", "held", endpoints=[follower]).stdout == ""
