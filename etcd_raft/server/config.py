@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from componentbase.errors import FlagError
 from componentbase.flags import Flags, FlagSet
 from componentbase.klog import add_logging_flags
+from etcd_raft.server.compactor import AutoCompactor
 
 DEFAULT_QUOTA_BYTES = 2 * 1024**3
 DEFAULT_MAX_REQUEST_BYTES = int(1.5 * 1024 * 1024)
@@ -158,6 +159,13 @@ def from_flags(flags: Flags) -> ServerConfig:
             check_url(f"--{name}", url)
     if flags.heartbeat_interval <= 0 or flags.election_timeout < 5 * flags.heartbeat_interval:
         raise FlagError("--election-timeout must be at least 5 times --heartbeat-interval")
+    try:
+        AutoCompactor(flags.auto_compaction_mode, flags.auto_compaction_retention)
+    except ValueError:
+        raise FlagError(
+            f"--auto-compaction-retention: {flags.auto_compaction_retention!r} is not hours, a duration "
+            f"or (revision mode) a revision count"
+        ) from None
     members = parse_initial_cluster(flags.initial_cluster, flags.initial_cluster_token)
     config = ServerConfig(
         name=flags.name,

@@ -47,6 +47,7 @@ from etcd_raft.raft import (
     decode_conf_change,
 )
 from etcd_raft.server import convert
+from etcd_raft.server.compactor import AutoCompactor
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.config import member_id as derive_member_id
 from etcd_raft.server.lessor import MAX_TTL_SECONDS, LeaseExistsError, LeaseNotFoundError, Lessor
@@ -131,6 +132,7 @@ class EtcdServer:
         self._ids = itertools.count(1)
         self._id_prefix = ((self.member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) & 0xFFFFFFFFFF) << 8)
         self._revoking: set[int] = set()
+        self.compactor = AutoCompactor(config.auto_compaction_mode, config.auto_compaction_retention)
         self._snapshot_index = 0
         self._conf_state_voters: tuple[int, ...] = ()
         self._open_storage()
@@ -268,6 +270,10 @@ class EtcdServer:
                 if not (self.watchable.needs_sync and self.watchable.sync()):
                     break
                 await asyncio.sleep(0)
+            if self.leader == self.member_id:
+                target = self.compactor.observe(self.clock(), self.store.current_revision)
+                if target is not None and target > self.store.compact_revision:
+                    asyncio.get_running_loop().create_task(self._auto_compact(target))
             for lease_id in self.lessor.expired(self.clock()):
                 if lease_id not in self._revoking:
                     self._revoking.add(lease_id)
@@ -280,6 +286,14 @@ class EtcdServer:
             log.v(2).info("Lease revocation did not go through; retrying later", lease=lease_id, err=str(err))
         finally:
             self._revoking.discard(lease_id)
+
+    async def _auto_compact(self, revision: int) -> None:
+        compaction = pb.CompactionRequest(revision=revision)
+        try:
+            await self.propose(internal.InternalRaftRequest(compaction=compaction))
+            log.info("Compacted automatically", revision=revision)
+        except errors.EtcdError as err:
+            log.v(2).info("Automatic compaction did not go through", revision=revision, err=str(err))
 
     async def _raft_loop(self) -> None:
         while True:
@@ -597,6 +611,19 @@ class EtcdServer:
         if isinstance(result, errors.EtcdError):
             raise result
         return result
+
+    async def check_quota(self, request_bytes: int) -> None:
+        """etcd's quota: a write that would grow the db past --quota-backend-bytes raises the
+        NOSPACE alarm (through Raft, so every member refuses writes) and fails with NoSpaceError;
+        reads, deletes and compaction still work, and `etcdctl alarm disarm` clears it."""
+        if any(alarm == pb.NOSPACE for _, alarm in self.alarms):
+            raise errors.NoSpaceError()
+        if self.store.db_size_in_use + request_bytes <= self.config.quota_bytes:
+            return
+        alarm = pb.AlarmRequest(action=pb.AlarmRequest.ACTIVATE, memberID=self.member_id, alarm=pb.NOSPACE)
+        with contextlib.suppress(errors.EtcdError):
+            await self.propose(internal.InternalRaftRequest(alarm=alarm))
+        raise errors.NoSpaceError()
 
     async def propose_conf_change(self, cc: ConfChange) -> None:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

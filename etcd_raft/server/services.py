@@ -83,6 +83,7 @@ class KV(rpc.KVServicer):
     @etcd_errors
     async def Put(self, request: pb.PutRequest, context: Context) -> pb.PutResponse:
         mvcc.check_request(convert.put_request(request))
+        await self.server.check_quota(request.ByteSize())
         response: pb.PutResponse = await self.server.propose(internal.InternalRaftRequest(put=request))
         return response
 
@@ -103,6 +104,7 @@ class KV(rpc.KVServicer):
             await self.server.linearizable_read()
             result = self.server.store.txn(txn.compare, txn.success, txn.failure)
             return convert.txn_response(result, self.server.header())
+        await self.server.check_quota(request.ByteSize())
         response: pb.TxnResponse = await self.server.propose(internal.InternalRaftRequest(txn=request))
         return response
 
@@ -306,6 +308,7 @@ class Lease(rpc.LeaseServicer):
     async def LeaseGrant(self, request: pb.LeaseGrantRequest, context: Context) -> pb.LeaseGrantResponse:
         if request.TTL > MAX_TTL_SECONDS:
             raise errors.LeaseTTLTooLargeError()
+        await self.server.check_quota(request.ByteSize())
         if request.ID == 0:
             request.ID = self.server.next_id() & 0x7FFF_FFFF_FFFF_FFFF
         response: pb.LeaseGrantResponse = await self.server.propose(

@@ -26,6 +26,7 @@ class Member:
     token: str = "etcd-cluster"
     client_port: int = field(default_factory=free_port)
     peer_port: int = field(default_factory=free_port)
+    extra_flags: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -59,6 +60,7 @@ class Member:
             f"--peer-trusted-ca-file={pki}/etcd/ca.crt",
             "--heartbeat-interval=50",
             "--election-timeout=500",
+            *self.extra_flags,
         ]
         log = (self.data_dir.parent / f"{self.name}.log").open("ab")
         self.process = subprocess.Popen(argv, stdout=log, stderr=log)

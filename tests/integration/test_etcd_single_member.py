@@ -157,3 +157,22 @@ def test_bad_requests_get_etcds_errors_and_the_member_keeps_serving(member: Memb
     assert no_cert.returncode != 0
     member.etcdctl("put", "still", "serving")
     assert member.etcdctl("get", "still", "--print-value-only").stdout.strip() == "serving"
+
+
+def test_the_space_quota_raises_nospace_and_disarm_clears_it(pki_dir: Path, tmp_path: Path) -> None:
+    small = Member(pki_dir, tmp_path / "data", extra_flags=("--quota-backend-bytes=65536",))
+    try:
+        small.start()
+        refused = None
+        for i in range(200):
+            result = small.etcdctl("put", f"fill/{i}", "x" * 1024, check=False)
+            if result.returncode != 0:
+                refused = result
+                break
+        assert refused is not None and "etcdserver: mvcc: database space exceeded" in refused.stderr
+        assert "alarm:NOSPACE" in small.etcdctl("alarm", "list").stdout
+        assert small.etcdctl("get", "fill/0", "--print-value-only").stdout.strip() == "x" * 1024
+        small.etcdctl("alarm", "disarm")
+        assert small.etcdctl("alarm", "list").stdout.strip() == ""
+    finally:
+        small.stop()

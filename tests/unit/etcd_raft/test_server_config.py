@@ -68,6 +68,7 @@ def test_default_data_dir_is_named_after_the_member() -> None:
         (["--listen-client-urls=https://127.0.0.1:2379"], "--cert-file"),
         (["--election-timeout=200"], "at least 5 times"),
         (["--listen-peer-urls=https://127.0.0.1:2380"], "--peer-cert-file"),
+        (["--auto-compaction-retention=soon"], "--auto-compaction-retention"),
     ],
     ids=[
         "unknown name",
@@ -77,6 +78,7 @@ def test_default_data_dir_is_named_after_the_member() -> None:
         "tls without cert",
         "timeouts",
         "peer tls",
+        "retention",
     ],
 )
 def test_bad_configuration_is_one_clear_error(argv: list[str], message: str) -> None:
