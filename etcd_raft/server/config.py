@@ -54,6 +54,11 @@ def flag_set() -> FlagSet:
     flags.int("heartbeat-interval", 100, "Time (in milliseconds) of a heartbeat interval.")
     flags.int("election-timeout", 1000, "Time (in milliseconds) for an election to timeout.")
     flags.int("snapshot-count", 100_000, "Number of committed transactions to trigger a snapshot to disk.")
+    flags.int(
+        "experimental-snapshot-catchup-entries",
+        5000,
+        "Entries kept behind a snapshot for slow followers to catch up from the log.",
+    )
     flags.int("quota-backend-bytes", 0, "Raise alarms when backend size exceeds the given quota (0: 2 GiB).")
     flags.choice(
         "auto-compaction-mode",
@@ -98,6 +103,7 @@ class ServerConfig:
     heartbeat_ms: int
     election_ms: int
     snapshot_count: int
+    snapshot_catchup_entries: int
     quota_bytes: int
     auto_compaction_mode: str
     auto_compaction_retention: str
@@ -189,6 +195,7 @@ def from_flags(flags: Flags) -> ServerConfig:
         heartbeat_ms=flags.heartbeat_interval,
         election_ms=flags.election_timeout,
         snapshot_count=flags.snapshot_count,
+        snapshot_catchup_entries=flags.experimental_snapshot_catchup_entries,
         quota_bytes=flags.quota_backend_bytes or DEFAULT_QUOTA_BYTES,
         auto_compaction_mode=flags.auto_compaction_mode,
         auto_compaction_retention=flags.auto_compaction_retention,

@@ -57,7 +57,6 @@ from etcd_raft.wal import WAL, WalSnapshot, exists, valid_snapshot_entries
 log = get_logger(__name__)
 
 VERSION = "3.4.99"  # what Status reports: etcdctl and clients check the API level (>= 3.4)
-SNAPSHOT_CATCH_UP_ENTRIES = 5000  # etcd keeps this many entries behind a snapshot for slow followers
 COMMIT_INTERVAL = 0.1  # seconds between LMDB commits (etcd's backend batch interval)
 MEMBER_BUCKET = b"member"
 LEASE_BUCKET = b"lease"
@@ -368,6 +367,9 @@ class EtcdServer:
         buffer = io.BytesIO()
         self.store.snapshot(buffer)
         snapshot = Snapshot(message.snapshot.metadata, buffer.getvalue())
+        log.info(
+            "Sending snapshot", to=f"{message.to:x}", index=snapshot.metadata.index, bytes=len(snapshot.data)
+        )
         return Message(**{**{f: getattr(message, f) for f in message.__slots__}, "snapshot": snapshot})
 
     def attach_transport(self, transport: Any) -> None:
@@ -418,6 +420,7 @@ class EtcdServer:
 
     def _install_snapshot(self, snapshot: Snapshot) -> None:
         """A snapshot from the leader: replace the key space with its db, then the log."""
+        log.info("Installing snapshot", index=snapshot.metadata.index, bytes=len(snapshot.data))
         self.snapshotter.save(Snapshot(snapshot.metadata, b""))
         self.wal.save_snapshot(WalSnapshot(snapshot.metadata.index, snapshot.metadata.term))
         if snapshot.data:
@@ -445,7 +448,7 @@ class EtcdServer:
         self.wal.release_lock_to(index)
         self.wal.purge()
         self.snapshotter.purge()
-        compact_to = index - SNAPSHOT_CATCH_UP_ENTRIES
+        compact_to = index - self.config.snapshot_catchup_entries  # kept for slow followers
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
         self._snapshot_index = index

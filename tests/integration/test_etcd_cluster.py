@@ -35,8 +35,9 @@ class Node:
 
 
 class Cluster:
-    def __init__(self, root: Path, size: int) -> None:
+    def __init__(self, root: Path, size: int, extra_flags: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.extra_flags = extra_flags
         self.pki = root / "pki"
         init_pki(self.pki, PkiSpec())
         self.nodes = [
@@ -88,6 +89,7 @@ class Cluster:
             f"--peer-key-file={pki}/etcd/peer.key",
             f"--peer-trusted-ca-file={pki}/etcd/ca.crt",
             "--peer-client-cert-auth",
+            *self.extra_flags,
         ]
         log = (self.root / f"{node.name}.log").open("ab")
         node.process = subprocess.Popen(argv, stdout=log, stderr=log)
@@ -147,8 +149,8 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    running = Cluster(tmp_path, 3)
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    running = Cluster(tmp_path, 3, getattr(request, "param", ()))
     try:
         for node in running.nodes:
             running.start(node)
@@ -256,3 +258,36 @@ def test_a_follower_forwards_keep_alives_and_ttl_questions_to_the_leader(cluster
     assert "granted with TTL(30s)" in ttl and "attached keys([held])" in ttl
     cluster.etcdctl("lease", "revoke", lease, endpoints=[follower])
     assert cluster.etcdctl("get", "held", endpoints=[follower]).stdout == ""
+
+
+@pytest.mark.parametrize(
+    "cluster", [("--snapshot-count=40", "--experimental-snapshot-catchup-entries=5")], indirect=True
+)
+def test_a_member_down_past_the_snapshot_count_catches_up_by_snapshot(cluster: Cluster) -> None:
+    leader = cluster.node_of(cluster.wait_for_leader())
+    lagging = next(n for n in cluster.nodes if n is not leader)
+    cluster.stop(lagging)
+    for i in range(120):  # several snapshots; the leader's log no longer reaches back
+        cluster.etcdctl("put", f"snap/{i:03d}", str(i))
+    assert list((leader.data_dir / "member" / "snap").glob("*.snap"))
+    cluster.start(lagging)
+    deadline = time.monotonic() + 30
+    while True:
+        got = cluster.etcdctl(
+            "get",
+            "snap/",
+            "--prefix",
+            "--keys-only",
+            "-w",
+            "json",
+            "--consistency=s",
+            endpoints=[lagging],
+            check=False,
+        )
+        if got.returncode == 0 and json.loads(got.stdout).get("count") == 120:
+            break
+        assert time.monotonic() < deadline, "the lagging member did not catch up"
+        time.sleep(0.3)
+    assert (
+        cluster.etcdctl("get", "snap/119", "--print-value-only", endpoints=[lagging]).stdout.strip() == "119"
+    )
