@@ -46,13 +46,13 @@ from etcd_raft.raft import (
     SoftState,
     decode_conf_change,
 )
-from etcd_raft.server import convert
+from etcd_raft.server import convert, metrics
 from etcd_raft.server.compactor import AutoCompactor
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.config import member_id as derive_member_id
 from etcd_raft.server.lessor import MAX_TTL_SECONDS, LeaseExistsError, LeaseNotFoundError, Lessor
 from etcd_raft.snap import Snapshotter
-from etcd_raft.wal import WAL, WalSnapshot, exists, valid_snapshot_entries
+from etcd_raft.wal import WAL, WalConfig, WalSnapshot, exists, valid_snapshot_entries
 
 log = get_logger(__name__)
 
@@ -62,6 +62,7 @@ MEMBER_BUCKET = b"member"
 LEASE_BUCKET = b"lease"
 ALARM_BUCKET = b"alarm"
 _U64 = struct.Struct(">Q")
+WAL_CONFIG = WalConfig(on_fsync=metrics.WAL_FSYNC.observe)
 
 
 @dataclass
@@ -157,7 +158,7 @@ class EtcdServer:
             walsnap = (
                 WalSnapshot(snapshot.metadata.index, snapshot.metadata.term) if snapshot else WalSnapshot()
             )
-            self.wal = WAL.open(wal_dir, walsnap)
+            self.wal = WAL.open(wal_dir, walsnap, WAL_CONFIG)
             metadata, hard_state, entries = self.wal.read_all()
             ids = json.loads(metadata)
             self.member_id, self.cluster_id = ids["member_id"], ids["cluster_id"]
@@ -171,7 +172,7 @@ class EtcdServer:
             self.applied_index = max(applied, self._snapshot_index)
         else:
             metadata = json.dumps({"member_id": self.member_id, "cluster_id": self.cluster_id}).encode()
-            self.wal = WAL.create(wal_dir, metadata)
+            self.wal = WAL.create(wal_dir, metadata, WAL_CONFIG)
             self.node = RawNode(self._raft_config(0), self.storage)
             if self.config.initial_cluster_state == "new":
                 peers = [
@@ -343,6 +344,8 @@ class EtcdServer:
 
     def _on_soft_state(self, soft: SoftState) -> None:
         was_leader = self.leader == self.member_id
+        if soft.lead != self.leader and soft.lead:
+            metrics.LEADER_CHANGES.inc()
         self.leader = soft.lead
         is_leader = soft.role == Role.LEADER
         if is_leader and not was_leader:
@@ -612,6 +615,7 @@ class EtcdServer:
         finally:
             self._waits.pop(request.ID, None)
         if isinstance(result, errors.EtcdError):
+            metrics.PROPOSALS_FAILED.inc()
             raise result
         return result
 

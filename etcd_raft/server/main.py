@@ -10,7 +10,6 @@ from typing import NoReturn
 from urllib.parse import urlsplit
 
 import grpc
-from prometheus_client import Gauge
 
 from componentbase.errors import FlagError
 from componentbase.health import HealthServer
@@ -18,6 +17,7 @@ from componentbase.klog import get_logger, setup_logging_from_flags
 from componentbase.run import run
 from componentbase.tls import server_context
 from etcd_raft.server import config as server_config
+from etcd_raft.server import metrics
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.etcdserver import EtcdServer
 from etcd_raft.server.services import add_services
@@ -25,10 +25,6 @@ from etcd_raft.transport import PeerTLS, Transport
 
 log = get_logger(__name__)
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # gRPC limit; the request limit is checked by the server itself
-
-HAS_LEADER = Gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.")
-IS_LEADER = Gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.")
-DB_SIZE = Gauge("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database in bytes.")
 
 
 def client_credentials(config: ServerConfig) -> grpc.ServerCredentials:
@@ -56,6 +52,7 @@ def host_port(url: str) -> str:
 
 async def serve(config: ServerConfig) -> None:
     server = EtcdServer(config)
+    metrics.watch(server)
     grpc_server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -102,9 +99,6 @@ def metrics_server(url: str, server: EtcdServer, config: ServerConfig) -> Health
     health = HealthServer(parts.hostname or "127.0.0.1", parts.port or 2381, context)
 
     async def etcd_health() -> tuple[int, str, str]:
-        HAS_LEADER.set(1 if server.leader else 0)
-        IS_LEADER.set(1 if server.leader == server.member_id else 0)
-        DB_SIZE.set(server.store.db_size)
         if server.leader == 0:
             return 503, "application/json", json.dumps({"health": "false", "reason": "RAFT NO LEADER"})
         if server.alarms:

@@ -2,14 +2,16 @@
 
 import base64
 import hashlib
+import json
 import os
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.etcd_member import Member
+from helpers.etcd_member import Member, free_port
 
 from pki import PkiSpec, init_pki
 
@@ -176,3 +178,22 @@ def test_the_space_quota_raises_nospace_and_disarm_clears_it(pki_dir: Path, tmp_
         assert small.etcdctl("alarm", "list").stdout.strip() == ""
     finally:
         small.stop()
+
+
+def test_health_and_metrics_use_etcds_names(pki_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    observed = Member(
+        pki_dir, tmp_path / "data", extra_flags=(f"--listen-metrics-urls=http://127.0.0.1:{port}",)
+    )
+    try:
+        observed.start()
+        observed.etcdctl("put", "k", "v")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert json.loads(response.read()) == {"health": "true", "reason": ""}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        observed.stop()
+    assert "etcd_server_has_leader 1.0" in text and "etcd_server_is_leader 1.0" in text
+    assert "etcd_disk_wal_fsync_duration_seconds_count" in text
+    assert "etcd_mvcc_db_total_size_in_bytes" in text and "etcd_server_proposals_committed_total" in text
