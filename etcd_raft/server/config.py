@@ -59,6 +59,11 @@ def flag_set() -> FlagSet:
         5000,
         "Entries kept behind a snapshot for slow followers to catch up from the log.",
     )
+    flags.duration(
+        "experimental-watch-progress-notify-interval",
+        600.0,
+        "Duration of periodic watch progress notifications.",
+    )
     flags.int("quota-backend-bytes", 0, "Raise alarms when backend size exceeds the given quota (0: 2 GiB).")
     flags.choice(
         "auto-compaction-mode",
@@ -104,6 +109,7 @@ class ServerConfig:
     election_ms: int
     snapshot_count: int
     snapshot_catchup_entries: int
+    watch_progress_notify_interval: float
     quota_bytes: int
     auto_compaction_mode: str
     auto_compaction_retention: str
@@ -163,6 +169,8 @@ def from_flags(flags: Flags) -> ServerConfig:
     ):
         for url in flags[name]:
             check_url(f"--{name}", url)
+    if flags.experimental_watch_progress_notify_interval <= 0:
+        raise FlagError("--experimental-watch-progress-notify-interval must be positive")
     if flags.heartbeat_interval <= 0 or flags.election_timeout < 5 * flags.heartbeat_interval:
         raise FlagError("--election-timeout must be at least 5 times --heartbeat-interval")
     try:
@@ -196,6 +204,7 @@ def from_flags(flags: Flags) -> ServerConfig:
         election_ms=flags.election_timeout,
         snapshot_count=flags.snapshot_count,
         snapshot_catchup_entries=flags.experimental_snapshot_catchup_entries,
+        watch_progress_notify_interval=flags.experimental_watch_progress_notify_interval,
         quota_bytes=flags.quota_backend_bytes or DEFAULT_QUOTA_BYTES,
         auto_compaction_mode=flags.auto_compaction_mode,
         auto_compaction_retention=flags.auto_compaction_retention,

@@ -26,7 +26,6 @@ T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
 Handler = Callable[..., Awaitable[T]]
 SNAPSHOT_CHUNK = 32 * 1024  # etcd's snapshotSendBufferSize
-PROGRESS_NOTIFY_INTERVAL = 600.0  # etcd's default --experimental-watch-progress-notify-interval
 
 
 def etcd_errors(handler: Handler[T]) -> Handler[T]:
@@ -125,13 +124,15 @@ class Watch(rpc.WatchServicer):
     ) -> AsyncIterator[pb.WatchResponse]:
         stream = WatchStream(self.server)
         reader = asyncio.get_running_loop().create_task(stream.read(request_iterator))
+        notifier = asyncio.get_running_loop().create_task(stream.notify_progress())
         try:
             async for response in stream.responses():
                 yield response
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+            for task in (reader, notifier):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             stream.close()
 
 
@@ -142,6 +143,7 @@ class WatchStream:
         self.server = server
         self.watchers: dict[int, tuple[mvcc.Watcher, bool, bool]] = {}  # id -> watcher, prev_kv, fragment
         self.next_id = 0
+        self.progress_wanted: set[int] = set()  # watch ids created with progress_notify
         self.out: asyncio.Queue[pb.WatchResponse | None] = asyncio.Queue()
         self.ready = asyncio.Event()
 
@@ -183,8 +185,23 @@ class WatchStream:
             on_ready=lambda _w: self.ready.set(),
         )
         self.watchers[watch_id] = (watcher, create.prev_kv, create.fragment)
+        if create.progress_notify:
+            self.progress_wanted.add(watch_id)
         self.out.put_nowait(pb.WatchResponse(header=header, watch_id=watch_id, created=True))
         self.ready.set()
+
+    async def notify_progress(self) -> None:
+        """etcd's progress notifications: a synced watcher that asked for them hears the current
+        revision every interval even when nothing it watches changes."""
+        while True:
+            await asyncio.sleep(self.server.config.watch_progress_notify_interval)
+            for watch_id in sorted(self.progress_wanted):
+                entry = self.watchers.get(watch_id)
+                revision = self.server.watchable.progress(entry[0]) if entry is not None else None
+                if revision is not None:
+                    header = self.server.header()
+                    header.revision = revision
+                    self.out.put_nowait(pb.WatchResponse(header=header, watch_id=watch_id))
 
     def _free_id(self) -> int:
         while self.next_id in self.watchers or (self.next_id == 0 and 0 in self.watchers):
@@ -195,6 +212,7 @@ class WatchStream:
 
     def cancel(self, watch_id: int) -> None:
         entry = self.watchers.pop(watch_id, None)
+        self.progress_wanted.discard(watch_id)
         if entry is not None:
             self.server.watchable.cancel(entry[0])
         self.out.put_nowait(pb.WatchResponse(header=self.server.header(), watch_id=watch_id, canceled=True))

@@ -1,5 +1,6 @@
 """A one-member kplane-etcd as its own process, with mTLS, driven by the real etcdctl (3.4)."""
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers.etcd_member import Member, free_port
 
+from etcd_raft.client import EtcdClient
 from pki import PkiSpec, init_pki
 
 pytestmark = pytest.mark.integration
@@ -197,3 +199,29 @@ def test_health_and_metrics_use_etcds_names(pki_dir: Path, tmp_path: Path) -> No
     assert "etcd_server_has_leader 1.0" in text and "etcd_server_is_leader 1.0" in text
     assert "etcd_disk_wal_fsync_duration_seconds_count" in text
     assert "etcd_mvcc_db_total_size_in_bytes" in text and "etcd_server_proposals_committed_total" in text
+
+
+def test_a_quiet_watch_gets_progress_notifications(pki_dir: Path, tmp_path: Path) -> None:
+    member = Member(
+        pki_dir, tmp_path / "data", extra_flags=("--experimental-watch-progress-notify-interval=200ms",)
+    )
+
+    async def first_progress() -> int:
+        async with EtcdClient(
+            [member.endpoint],
+            ca_file=pki_dir / "etcd/ca.crt",
+            cert_file=pki_dir / "apiserver-etcd-client.crt",
+            key_file=pki_dir / "apiserver-etcd-client.key",
+        ) as client:
+            await client.put(b"quiet", b"1")
+            async with client.watch(b"quiet", progress_notify=True) as watcher:
+                async for batch in watcher:
+                    if batch.is_progress_notify:
+                        return batch.revision
+        raise AssertionError("the watch ended")
+
+    try:
+        member.start()
+        assert asyncio.run(asyncio.wait_for(first_progress(), 10)) == 2
+    finally:
+        member.stop()
