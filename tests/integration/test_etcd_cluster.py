@@ -156,3 +156,14 @@ def test_a_member_down_past_the_snapshot_count_catches_up_by_snapshot(cluster: C
     assert (
         cluster.etcdctl("get", "snap/119", "--print-value-only", endpoints=[lagging]).stdout.strip() == "119"
     )
+
+
+def test_move_leader_hands_leadership_to_the_chosen_member(cluster: Cluster) -> None:
+    leader_id = cluster.wait_for_leader()
+    leader = cluster.node_of(leader_id)
+    target = next(
+        s["header"]["member_id"] for s in cluster.statuses() if s["header"]["member_id"] != leader_id
+    )
+    moved = cluster.etcdctl("move-leader", f"{target:x}", endpoints=[leader])
+    assert "Leadership transferred" in moved.stdout
+    assert cluster.wait_for_leader() == target
