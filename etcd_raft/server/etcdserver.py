@@ -132,10 +132,12 @@ class EtcdServer:
         self._ids = itertools.count(1)
         self._id_prefix = ((self.member_id & 0xFFFF) << 48) | ((int(time.time() * 1000) & 0xFFFFFFFFFF) << 8)
         self._revoking: set[int] = set()
+        self._db_size_in_use = 0  # refreshed every COMMIT_INTERVAL: reading it costs LMDB stat calls
         self.compactor = AutoCompactor(config.auto_compaction_mode, config.auto_compaction_retention)
         self._snapshot_index = 0
         self._conf_state_voters: tuple[int, ...] = ()
         self._open_storage()
+        self._db_size_in_use = self.store.db_size_in_use
 
     # ------------------------------------------------------------------ start-up
 
@@ -266,6 +268,7 @@ class EtcdServer:
         while True:
             await asyncio.sleep(COMMIT_INTERVAL)
             self.store.commit()
+            self._db_size_in_use = self.store.db_size_in_use
             for _ in range(100):  # bounded: let client requests in between sync rounds
                 if not (self.watchable.needs_sync and self.watchable.sync()):
                     break
@@ -625,7 +628,7 @@ class EtcdServer:
         reads, deletes and compaction still work, and `etcdctl alarm disarm` clears it."""
         if any(alarm == pb.NOSPACE for _, alarm in self.alarms):
             raise errors.NoSpaceError()
-        if self.store.db_size_in_use + request_bytes <= self.config.quota_bytes:
+        if self._db_size_in_use + request_bytes <= self.config.quota_bytes:
             return
         alarm = pb.AlarmRequest(action=pb.AlarmRequest.ACTIVATE, memberID=self.member_id, alarm=pb.NOSPACE)
         with contextlib.suppress(errors.EtcdError):
