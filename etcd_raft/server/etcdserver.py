@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import itertools
 import json
@@ -34,7 +35,6 @@ from etcd_raft.raft import (
     Config,
     Entry,
     EntryType,
-    HardState,
     MemoryStorage,
     Message,
     MessageType,
@@ -50,7 +50,7 @@ from etcd_raft.server import convert, metrics
 from etcd_raft.server.compactor import AutoCompactor
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.config import member_id as derive_member_id
-from etcd_raft.server.lessor import MAX_TTL_SECONDS, LeaseExistsError, LeaseNotFoundError, Lessor
+from etcd_raft.server.lessor import LeaseExistsError, LeaseNotFoundError, Lessor
 from etcd_raft.snap import Snapshotter
 from etcd_raft.wal import WAL, WalConfig, WalSnapshot, exists, valid_snapshot_entries
 
@@ -376,7 +376,7 @@ class EtcdServer:
         log.info(
             "Sending snapshot", to=f"{message.to:x}", index=snapshot.metadata.index, bytes=len(snapshot.data)
         )
-        return Message(**{**{f: getattr(message, f) for f in message.__slots__}, "snapshot": snapshot})
+        return dataclasses.replace(message, snapshot=snapshot)
 
     def attach_transport(self, transport: Any) -> None:
         """Talk to the other members through `transport` (etcd_raft.transport.Transport)."""
@@ -711,7 +711,9 @@ class EtcdServer:
         for member in self.members.values():
             if set(member.peer_urls) & set(peer_urls):
                 raise errors.PeerURLExistsError()
-        member_id = _member_id_for(peer_urls, self.config.cluster_token)
+        # etcd salts added members' IDs with the time and tells the new member through the peers;
+        # the deterministic ID lets the new member derive its own from its URLs and the token.
+        member_id = derive_member_id(peer_urls, self.config.cluster_token)
         if member_id in self.members:
             raise errors.MemberExistsError()
         member = MemberInfo(member_id, "", peer_urls, is_learner=is_learner)
@@ -733,13 +735,6 @@ class EtcdServer:
 
     def member_list(self) -> list[pb.Member]:
         return [member.to_pb() for member in sorted(self.members.values(), key=lambda m: m.id)]
-
-
-def _member_id_for(peer_urls: list[str], token: str) -> int:
-    """The ID the new member derives itself from its peer URLs and the cluster token. (etcd salts
-    added members' IDs with the time and tells the new member through the peers; a deterministic
-    ID lets the new member find its own without that exchange.)"""
-    return derive_member_id(peer_urls, token)
 
 
 def _or_fail(future: asyncio.Future[Any], action: Callable[[], None]) -> None:
@@ -777,6 +772,3 @@ def etcd_error(err: mvcc.MVCCError) -> errors.EtcdError:
     """The store's error as the client-facing etcd error with the same message."""
     message = err.grpc_text()
     return errors.error_for(message, errors.ERROR_CODES.get(message, grpc.StatusCode[err.grpc_code]))
-
-
-__all__ = ["MAX_TTL_SECONDS", "EtcdServer", "HardState", "MemberInfo"]
