@@ -41,6 +41,7 @@ from etcd_raft.raft import (
     Peer,
     ProposalDroppedError,
     RawNode,
+    Ready,
     Role,
     Snapshot,
     SoftState,
@@ -124,6 +125,9 @@ class EtcdServer:
         # advance()), so the core never sees its log change under a Ready in flight.
         self._in_ready = False
         self._deferred: list[Callable[[], None]] = []
+        # Proposals made in one turn of the event loop (or during a Ready) go to Raft as one
+        # message: one append, one MsgApp per follower and one acknowledgement for all of them.
+        self._proposals: list[tuple[bytes, asyncio.Future[Any]]] = []
         self._waits: dict[int, asyncio.Future[Any]] = {}
         self._applied_waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._read_waiters: list[asyncio.Future[None]] = []
@@ -308,12 +312,29 @@ class EtcdServer:
                     self._on_soft_state(rd.soft_state)
                 if rd.snapshot is not None:
                     self._install_snapshot(rd.snapshot)
+                # A leader replicates while it writes its own disk (etcd does, Raft thesis 10.2.1):
+                # what it sends cannot commit anything before the save below is done, because the
+                # acknowledgements are stepped only after this Ready.
+                leading = self.leader == self.member_id
+                if leading and rd.messages:
+                    self._send(rd.messages)
+                applied_early = 0
                 if rd.entries or rd.hard_state is not None:
                     hard_state = rd.hard_state or self._hard_state
                     if rd.must_sync:
                         self._in_ready = True
                         try:
-                            await asyncio.to_thread(self.wal.save, hard_state, rd.entries)
+                            saving = asyncio.get_running_loop().run_in_executor(
+                                None, self.wal.save, hard_state, rd.entries
+                            )
+                            # Committed entries already on disk here are applied (and their
+                            # clients answered) while the new ones are written, as etcd does.
+                            try:
+                                applied_early = self._persisted_prefix(rd)
+                                for entry in rd.committed_entries[:applied_early]:
+                                    self._apply_entry(entry)
+                            finally:
+                                await saving
                         finally:
                             self._in_ready = False
                     else:
@@ -324,19 +345,35 @@ class EtcdServer:
                         self._hard_state = rd.hard_state
                         self.term = rd.hard_state.term
                         self.committed_index = rd.hard_state.commit
-                if rd.messages:
-                    self._send(rd.messages)
+                if rd.messages and not leading:
+                    self._send(rd.messages)  # a follower's acknowledgement promises what it saved
                 for read_state in rd.read_states:
                     waiter = self._read_states.pop(read_state.request_ctx, None)
                     if waiter is not None and not waiter.done():
                         waiter.set_result(read_state.index)
-                for entry in rd.committed_entries:
+                for entry in rd.committed_entries[applied_early:]:
                     self._apply_entry(entry)
                 self.node.advance(rd)
                 self._run_deferred()
                 self._release_applied_waiters()
                 self._campaign_if_alone()
                 self._maybe_snapshot()
+
+    def _persisted_prefix(self, rd: Ready) -> int:
+        """How many of `rd`'s committed entries can be applied before its entries are saved: those
+        already in the log on disk and not being replaced, up to the first configuration change
+        (applying one calls into the Raft core, which must wait for the Ready to finish)."""
+        if rd.snapshot is not None:
+            return 0
+        on_disk = self.storage.last_index()
+        if rd.entries:
+            on_disk = min(on_disk, rd.entries[0].index - 1)
+        count = 0
+        for entry in rd.committed_entries:
+            if entry.index > on_disk or entry.type == EntryType.CONF_CHANGE:
+                break
+            count += 1
+        return count
 
     def _campaign_if_alone(self) -> None:
         """A one-member cluster elects itself once its membership is applied, instead of waiting
@@ -608,9 +645,12 @@ class EtcdServer:
         data = request.SerializeToString()
         if len(data) > self.config.max_request_bytes + 1024:
             raise errors.RequestTooLargeError()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._waits[request.ID] = future
-        self.call_node(lambda: _or_fail(future, lambda: self.node.propose(data)))
+        if not self._proposals:
+            loop.call_soon(self.call_node, self._propose_pending)
+        self._proposals.append((data, future))
         try:
             result = await asyncio.wait_for(future, self.request_timeout)
         except TimeoutError:
@@ -621,6 +661,15 @@ class EtcdServer:
             metrics.PROPOSALS_FAILED.inc()
             raise result
         return result
+
+    def _propose_pending(self) -> None:
+        batch, self._proposals = self._proposals, []
+        try:
+            self.node.propose_batch([data for data, _ in batch])
+        except ProposalDroppedError:  # no leader, a transfer or conf change pending
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(errors.NoLeaderError())
 
     async def check_quota(self, request_bytes: int) -> None:
         """etcd's quota: a write that would grow the db past --quota-backend-bytes raises the

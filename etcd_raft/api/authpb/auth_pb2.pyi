@@ -9,7 +9,7 @@ class UserAddOptions(_message.Message):
     __slots__ = ("no_password",)
     NO_PASSWORD_FIELD_NUMBER: _ClassVar[int]
     no_password: bool
-    def __init__(self, no_password: _Optional[bool] = ...) -> None: ...
+    def __init__(self, no_password: bool = ...) -> None: ...
 
 class Permission(_message.Message):
     __slots__ = ("permType", "key", "range_end")

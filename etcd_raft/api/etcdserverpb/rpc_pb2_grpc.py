@@ -5,7 +5,7 @@ import warnings
 
 from etcd_raft.api.etcdserverpb import rpc_pb2 as etcd__raft_dot_api_dot_etcdserverpb_dot_rpc__pb2
 
-GRPC_GENERATED_VERSION = '1.81.1'
+GRPC_GENERATED_VERSION = '1.74.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in etcd_raft/api/etcdserverpb/rpc_pb2_grpc.py depends on'
+        + f' but the generated code in etcd_raft/api/etcdserverpb/rpc_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class KVStub:
+class KVStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -61,7 +61,7 @@ class KVStub:
                 _registered_method=True)
 
 
-class KVServicer:
+class KVServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def Range(self, request, context):
@@ -130,7 +130,7 @@ def add_KVServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class KV:
+class KV(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -269,7 +269,7 @@ class KV:
             _registered_method=True)
 
 
-class WatchStub:
+class WatchStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -285,7 +285,7 @@ class WatchStub:
                 _registered_method=True)
 
 
-class WatchServicer:
+class WatchServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def Watch(self, request_iterator, context):
@@ -311,7 +311,7 @@ def add_WatchServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Watch:
+class Watch(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -342,7 +342,7 @@ class Watch:
             _registered_method=True)
 
 
-class LeaseStub:
+class LeaseStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -378,7 +378,7 @@ class LeaseStub:
                 _registered_method=True)
 
 
-class LeaseServicer:
+class LeaseServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def LeaseGrant(self, request, context):
@@ -447,7 +447,7 @@ def add_LeaseServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Lease:
+class Lease(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -586,7 +586,7 @@ class Lease:
             _registered_method=True)
 
 
-class ClusterStub:
+class ClusterStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -622,7 +622,7 @@ class ClusterStub:
                 _registered_method=True)
 
 
-class ClusterServicer:
+class ClusterServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def MemberAdd(self, request, context):
@@ -691,7 +691,7 @@ def add_ClusterServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Cluster:
+class Cluster(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -830,7 +830,7 @@ class Cluster:
             _registered_method=True)
 
 
-class MaintenanceStub:
+class MaintenanceStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -881,7 +881,7 @@ class MaintenanceStub:
                 _registered_method=True)
 
 
-class MaintenanceServicer:
+class MaintenanceServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def Alarm(self, request, context):
@@ -984,7 +984,7 @@ def add_MaintenanceServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Maintenance:
+class Maintenance(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
@@ -1204,7 +1204,7 @@ class Maintenance:
             _registered_method=True)
 
 
-class AuthStub:
+class AuthStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -1300,7 +1300,7 @@ class AuthStub:
                 _registered_method=True)
 
 
-class AuthServicer:
+class AuthServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def AuthEnable(self, request, context):
@@ -1502,7 +1502,7 @@ def add_AuthServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Auth:
+class Auth(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod

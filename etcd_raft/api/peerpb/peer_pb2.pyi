@@ -21,7 +21,7 @@ class SnapshotChunk(_message.Message):
     header: _raft_pb2.Message
     data: bytes
     last: bool
-    def __init__(self, header: _Optional[_Union[_raft_pb2.Message, _Mapping]] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ...) -> None: ...
+    def __init__(self, header: _Optional[_Union[_raft_pb2.Message, _Mapping]] = ..., data: _Optional[bytes] = ..., last: bool = ...) -> None: ...
 
 class SendResponse(_message.Message):
     __slots__ = ()

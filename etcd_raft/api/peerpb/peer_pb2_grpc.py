@@ -5,7 +5,7 @@ import warnings
 
 from etcd_raft.api.peerpb import peer_pb2 as etcd__raft_dot_api_dot_peerpb_dot_peer__pb2
 
-GRPC_GENERATED_VERSION = '1.81.1'
+GRPC_GENERATED_VERSION = '1.74.0'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -18,14 +18,14 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in etcd_raft/api/peerpb/peer_pb2_grpc.py depends on'
+        + f' but the generated code in etcd_raft/api/peerpb/peer_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
 
 
-class RaftStub:
+class RaftStub(object):
     """Missing associated documentation comment in .proto file."""
 
     def __init__(self, channel):
@@ -46,7 +46,7 @@ class RaftStub:
                 _registered_method=True)
 
 
-class RaftServicer:
+class RaftServicer(object):
     """Missing associated documentation comment in .proto file."""
 
     def Send(self, request_iterator, context):
@@ -85,7 +85,7 @@ def add_RaftServicer_to_server(servicer, server):
 
 
  # This class is part of an EXPERIMENTAL API.
-class Raft:
+class Raft(object):
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod

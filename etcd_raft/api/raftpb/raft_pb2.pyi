@@ -146,7 +146,7 @@ class Message(_message.Message):
     rejectHint: int
     context: bytes
     responses: _containers.RepeatedCompositeFieldContainer[Message]
-    def __init__(self, type: _Optional[_Union[MessageType, str]] = ..., to: _Optional[int] = ..., term: _Optional[int] = ..., logTerm: _Optional[int] = ..., index: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., commit: _Optional[int] = ..., vote: _Optional[int] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., reject: _Optional[bool] = ..., rejectHint: _Optional[int] = ..., context: _Optional[bytes] = ..., responses: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., **kwargs) -> None: ...
+    def __init__(self, type: _Optional[_Union[MessageType, str]] = ..., to: _Optional[int] = ..., term: _Optional[int] = ..., logTerm: _Optional[int] = ..., index: _Optional[int] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., commit: _Optional[int] = ..., vote: _Optional[int] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., reject: bool = ..., rejectHint: _Optional[int] = ..., context: _Optional[bytes] = ..., responses: _Optional[_Iterable[_Union[Message, _Mapping]]] = ..., **kwargs) -> None: ...
 
 class HardState(_message.Message):
     __slots__ = ("term", "vote", "commit")
@@ -170,7 +170,7 @@ class ConfState(_message.Message):
     voters_outgoing: _containers.RepeatedScalarFieldContainer[int]
     learners_next: _containers.RepeatedScalarFieldContainer[int]
     auto_leave: bool
-    def __init__(self, voters: _Optional[_Iterable[int]] = ..., learners: _Optional[_Iterable[int]] = ..., voters_outgoing: _Optional[_Iterable[int]] = ..., learners_next: _Optional[_Iterable[int]] = ..., auto_leave: _Optional[bool] = ...) -> None: ...
+    def __init__(self, voters: _Optional[_Iterable[int]] = ..., learners: _Optional[_Iterable[int]] = ..., voters_outgoing: _Optional[_Iterable[int]] = ..., learners_next: _Optional[_Iterable[int]] = ..., auto_leave: bool = ...) -> None: ...
 
 class ConfChange(_message.Message):
     __slots__ = ("type", "node_id", "context", "id")
