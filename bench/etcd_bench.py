@@ -11,6 +11,11 @@ EtcdClient, one client per 16 concurrent workers) at the leader and measures:
   throughput  Put/s at 64 and 256 requests in flight, --seconds each, with the servers' CPU
               seconds per Put (utime + stime from /proc/<pid>/stat, all members summed)
   range       linearizable and serializable Range/s of one key at 64 in flight
+  list        a linearizable prefix Range of the --load-keys keys (10k x 1 KiB), one at a time
+  watch       --watchers watchers of one key on 10 connections; each Put's delay until every
+              watcher has its event (sequential Puts), p50/p99 over all (Put, watcher) pairs
+  big         VmRSS and data-dir size after growing to --big-keys keys x 1 KiB, then the time
+              from starting every member again (SIGTERM first) to the first linearizable Get
 
 and prints one markdown table with kplane/etcd ratios. The load generator's own CPU use is
 reported too: near 100 % of a core means the client, not the server, set the pace; and so is the
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -35,10 +41,12 @@ from pathlib import Path
 
 from etcd_raft.client.client import EtcdClient
 from etcd_raft.client.errors import EtcdError
+from etcd_raft.client.watch import Watcher
 from pki import PkiSpec, init_pki
 
 VALUE = os.urandom(1024)
 WORKERS_PER_CLIENT = 16
+WATCH_CONNECTIONS = 10
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ETCD_BINARY = "/usr/bin/etcd"
 LEADER_WAIT = 30.0
@@ -63,6 +71,15 @@ def process_cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         pass
     return total
+
+
+def disk_mib(path: Path) -> float:
+    """Bytes allocated on disk under `path` (what `du -s` counts: preallocated WAL space too)."""
+    total = 0
+    for file in path.rglob("*"):
+        if file.is_file():
+            total += file.stat().st_blocks * 512
+    return total / 2**20
 
 
 def rss_mib(pid: int) -> float:
@@ -194,6 +211,10 @@ class Cluster:
             await asyncio.sleep(0.2)
         raise RuntimeError(f"{self.kind}: no leader within {LEADER_WAIT} s")
 
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
     def cpu_seconds(self) -> float:
         return sum(process_cpu_seconds(node.pid) for node in self.nodes)
 
@@ -284,12 +305,11 @@ async def measure(cluster: Cluster, args: argparse.Namespace) -> dict[str, float
 
         rss = cluster.rss()
         results["rss_idle"] = max(rss)
-        load_per_worker = -(-args.load_keys // 64)
 
         async def load_put(client: EtcdClient, worker: int, n: int) -> None:
             await put_key(client, worker, n, "load")
 
-        loaded = await run_load(cluster, clients, 64, load_put, total=64 * load_per_worker)
+        loaded = await run_load(cluster, clients, 64, load_put, total=args.load_keys)
         rss = cluster.rss()
         results["rss_loaded"] = max(rss)
         results["rss_loaded_sum"] = sum(rss)
@@ -327,10 +347,84 @@ async def measure(cluster: Cluster, args: argparse.Namespace) -> dict[str, float
             results[f"{name}_rate"] = reads.rate
             results[f"{name}_cpu_ms"] = reads.server_cpu / max(reads.ops, 1) * 1000
             results[f"{name}_client_cpu"] = reads.client_cpu / reads.seconds * 100
+
+        async def list_loaded(client: EtcdClient, worker: int, n: int) -> None:
+            found = await client.get("/bench/load/", prefix=True)
+            assert len(found.kvs) == args.load_keys, f"listed {len(found.kvs)} keys"
+
+        lists = await run_load(cluster, clients, 1, list_loaded, total=args.list_ops)
+        results["list_p50_ms"] = percentile(lists.latencies, 0.50) * 1000
+        results["list_cpu_ms"] = lists.server_cpu / max(lists.ops, 1) * 1000
+
+        results.update(await watch_fan_out(cluster, leader, clients[0], args))
+
+        async def grow(client: EtcdClient, worker: int, n: int) -> None:
+            await put_key(client, worker, n, "big")
+
+        await run_load(cluster, clients, 64, grow, total=max(0, args.big_keys - args.load_keys))
+        rss = cluster.rss()
+        results["rss_big"], results["rss_big_sum"] = max(rss), sum(rss)
+        sizes = [disk_mib(node.data_dir) for node in cluster.nodes]
+        results["disk_big"], results["disk_big_sum"] = max(sizes), sum(sizes)
     finally:
         for client in clients:
             await client.close()
+    results["restart_s"] = await restart_to_serving(cluster)
     return results
+
+
+async def watch_fan_out(
+    cluster: Cluster, leader: Node, writer: EtcdClient, args: argparse.Namespace
+) -> dict[str, float]:
+    """Delay from a Put's call to each watcher's receipt of its event, over --watch-puts Puts."""
+    connections = [cluster.client(leader.client_url) for _ in range(WATCH_CONNECTIONS)]
+    delays: list[float] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            watchers = [
+                await stack.enter_async_context(connections[i % WATCH_CONNECTIONS].watch("/bench/watch"))
+                for i in range(args.watchers)
+            ]
+            cpu_before = cluster.cpu_seconds()
+            for n in range(args.watch_puts):
+                sent = time.perf_counter()
+
+                async def receive(watcher: Watcher, value: bytes = b"%d" % n, sent: float = sent) -> float:
+                    async for batch in watcher:
+                        if any(event.kv.value == value for event in batch.events):
+                            return time.perf_counter() - sent
+                    raise RuntimeError("the watch ended")
+
+                receipts = [asyncio.ensure_future(receive(w)) for w in watchers]
+                await writer.put("/bench/watch", b"%d" % n)
+                delays.extend(await asyncio.wait_for(asyncio.gather(*receipts), 10))
+            cpu = cluster.cpu_seconds() - cpu_before
+    finally:
+        for connection in connections:
+            await connection.close()
+    return {
+        "watch_p50_ms": percentile(delays, 0.50) * 1000,
+        "watch_p99_ms": percentile(delays, 0.99) * 1000,
+        "watch_cpu_ms": cpu / args.watch_puts * 1000,
+    }
+
+
+async def restart_to_serving(cluster: Cluster) -> float:
+    """Seconds from starting every member again (after a SIGTERM) to the first linearizable Get."""
+    cluster.stop()
+    began = time.monotonic()
+    cluster.start()
+    leader = await cluster.wait_for_leader()
+    client = cluster.client(leader.client_url)
+    try:
+        while True:
+            try:
+                await client.get("/bench/range")
+                return time.monotonic() - began
+            except EtcdError:
+                await asyncio.sleep(0.05)
+    finally:
+        await client.close()
 
 
 ROWS: list[tuple[str, str, str]] = [
@@ -349,6 +443,16 @@ ROWS: list[tuple[str, str, str]] = [
     ("rss_idle", "(e) VmRSS idle, MiB (largest member)", "{:.0f}"),
     ("rss_loaded", "(e) VmRSS after 10k x 1 KiB, MiB (largest member)", "{:.0f}"),
     ("rss_loaded_sum", "(e) VmRSS after 10k x 1 KiB, MiB (all members)", "{:.0f}"),
+    ("list_p50_ms", "(f) list of 10k x 1 KiB keys p50, ms", "{:.0f}"),
+    ("list_cpu_ms", "(f) server CPU ms per 10k-key list", "{:.0f}"),
+    ("watch_p50_ms", "(g) watch fan-out to 100 watchers: Put -> event p50, ms", "{:.2f}"),
+    ("watch_p99_ms", "(g) watch fan-out to 100 watchers: Put -> event p99, ms", "{:.2f}"),
+    ("watch_cpu_ms", "(g) server CPU ms per Put delivered to 100 watchers", "{:.2f}"),
+    ("rss_big", "(h) VmRSS with 100k x 1 KiB, MiB (largest member)", "{:.0f}"),
+    ("rss_big_sum", "(h) VmRSS with 100k x 1 KiB, MiB (all members)", "{:.0f}"),
+    ("disk_big", "(h) data dir with 100k x 1 KiB, MiB (largest member)", "{:.0f}"),
+    ("disk_big_sum", "(h) data dirs with 100k x 1 KiB, MiB (all members)", "{:.0f}"),
+    ("restart_s", "(h) restart to first linearizable Get with 100k keys, s", "{:.2f}"),
     ("put64_client_cpu", "load generator CPU %, Put 64", "{:.0f}"),
     ("put256_client_cpu", "load generator CPU %, Put 256", "{:.0f}"),
     ("range_ser_client_cpu", "load generator CPU %, serializable Range", "{:.0f}"),
@@ -399,6 +503,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each time-bounded phase")
     parser.add_argument("--seq-ops", type=int, default=500, help="sequential Puts for the latency phase")
     parser.add_argument("--load-keys", type=int, default=10_000, help="1 KiB keys loaded before VmRSS")
+    parser.add_argument("--list-ops", type=int, default=20, help="sequential lists of the loaded keys")
+    parser.add_argument("--watchers", type=int, default=100, help="watchers for the fan-out phase")
+    parser.add_argument("--watch-puts", type=int, default=200, help="Puts watched in the fan-out phase")
+    parser.add_argument("--big-keys", type=int, default=100_000, help="1 KiB keys for (h)")
     parser.add_argument("--stores", default="kplane,etcd", help="which stores, comma separated")
     parser.add_argument("--workdir", default=None, help="parent of the temp dir (default: the system's)")
     args = parser.parse_args(argv)

@@ -173,6 +173,7 @@ class EtcdClient:
         prev_kv: bool = False,
         progress_notify: bool = False,
         filters: Sequence[rpc_pb2.WatchCreateRequest.FilterType] = (),
+        fragment: bool = False,
     ) -> Watcher:
         """Watch a key (or prefix, or range) from `start_revision` (0: changes after now).
 
@@ -182,7 +183,9 @@ class EtcdClient:
 
         `async with` waits until etcd has created the watch (so no later change is missed) and
         cancels it on exit. All watches of a client share one gRPC stream. A start revision that
-        is (or gets) compacted ends the iteration with CompactedError(compact_revision)."""
+        is (or gets) compacted ends the iteration with CompactedError(compact_revision).
+        `fragment` lets etcd split a revision's events larger than its request limit over several
+        responses; they are joined again here, so each batch still holds whole revisions."""
         start, end = key_range(key, prefix=prefix, range_end=range_end)
         request = rpc_pb2.WatchCreateRequest(
             key=start,
@@ -191,6 +194,7 @@ class EtcdClient:
             prev_kv=prev_kv,
             progress_notify=progress_notify,
             filters=list(filters),
+            fragment=fragment,
         )
         if self._watches is None:
             self._watches = WatchHub(self._connection)

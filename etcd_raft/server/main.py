@@ -20,11 +20,10 @@ from etcd_raft.server import config as server_config
 from etcd_raft.server import metrics
 from etcd_raft.server.config import ServerConfig
 from etcd_raft.server.etcdserver import EtcdServer
-from etcd_raft.server.services import add_services
+from etcd_raft.server.services import GRPC_OVERHEAD_BYTES, add_services
 from etcd_raft.transport import PeerTLS, Transport
 
 log = get_logger(__name__)
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # gRPC limit; the request limit is checked by the server itself
 
 
 def client_credentials(config: ServerConfig) -> grpc.ServerCredentials:
@@ -55,8 +54,10 @@ async def serve(config: ServerConfig) -> None:
     metrics.watch(server)
     grpc_server = grpc.aio.server(
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # etcd's limits: requests up to --max-request-bytes plus gRPC's framing (larger ones
+            # get "request is too large" from the server's own check), responses of any size.
+            ("grpc.max_receive_message_length", config.max_request_bytes + GRPC_OVERHEAD_BYTES),
+            ("grpc.max_send_message_length", -1),
         ]
     )
     add_services(grpc_server, server)

@@ -26,6 +26,7 @@ T = TypeVar("T")
 Context = grpc.aio.ServicerContext[Any, Any]
 Handler = Callable[..., Awaitable[T]]
 SNAPSHOT_CHUNK = 32 * 1024  # etcd's snapshotSendBufferSize
+GRPC_OVERHEAD_BYTES = 512 * 1024  # etcd's grpcOverheadBytes: room for framing above the request limit
 
 
 def etcd_errors(handler: Handler[T]) -> Handler[T]:
@@ -263,8 +264,9 @@ class WatchStream:
     def _fragments(
         self, header: pb.ResponseHeader, watch_id: int, events: list[Any], fragment: bool
     ) -> list[pb.WatchResponse]:
-        """etcd splits a response larger than the request limit only when the watcher asked for it."""
-        limit = self.server.config.max_request_bytes
+        """etcd splits a response larger than the request limit (plus gRPC's overhead) only when
+        the watcher asked for it."""
+        limit = self.server.config.max_request_bytes + GRPC_OVERHEAD_BYTES
         whole = pb.WatchResponse(header=header, watch_id=watch_id, events=events)
         if not fragment or whole.ByteSize() <= limit:
             return [whole]

@@ -11,13 +11,18 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
+import grpc.aio
 import pytest
 from helpers.etcd_member import Member, free_port
 
+from etcd_raft.api.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 from etcd_raft.client import EtcdClient
 from pki import PkiSpec, init_pki
 
 pytestmark = pytest.mark.integration
+
+REQUEST_LIMIT = 110_000  # room for one 100 KiB Put
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +230,64 @@ def test_a_quiet_watch_gets_progress_notifications(pki_dir: Path, tmp_path: Path
         assert asyncio.run(asyncio.wait_for(first_progress(), 10)) == 2
     finally:
         member.stop()
+
+
+@pytest.mark.parametrize("store", ["kplane", "etcd"])
+def test_large_watch_responses_are_fragmented_on_request(pki_dir: Path, tmp_path: Path, store: str) -> None:
+    """Ten 100 KiB events replayed to a watch are more than etcd's limit for one response
+    (--max-request-bytes + 512 KiB): a watch that asked for fragments gets them in pieces marked
+    `fragment`, one that did not gets them whole; our client joins the pieces again. Real etcd
+    behaves the same."""
+    command = ("/usr/bin/etcd",) if store == "etcd" else Member.command
+    member = Member(
+        pki_dir, tmp_path / "data", command=command, extra_flags=(f"--max-request-bytes={REQUEST_LIMIT}",)
+    )
+    credentials = grpc.ssl_channel_credentials(
+        (pki_dir / "etcd/ca.crt").read_bytes(),
+        (pki_dir / "apiserver-etcd-client.key").read_bytes(),
+        (pki_dir / "apiserver-etcd-client.crt").read_bytes(),
+    )
+
+    async def raw_responses(fragment: bool) -> list[rpc_pb2.WatchResponse]:
+        """The WatchResponses carrying the replayed events, straight off the wire."""
+        create = rpc_pb2.WatchCreateRequest(
+            key=b"big/", range_end=b"big0", start_revision=1, fragment=fragment
+        )
+        async with grpc.aio.secure_channel(member.endpoint.removeprefix("https://"), credentials) as channel:
+            stream = rpc_pb2_grpc.WatchStub(channel).Watch()
+            await stream.write(rpc_pb2.WatchRequest(create_request=create))
+            responses, events = [], 0
+            while events < 10:
+                response = await stream.read()
+                if response.events or response.fragment:
+                    responses.append(response)
+                    events += len(response.events)
+            stream.cancel()
+            return responses
+
+    async def scenario() -> tuple[list[rpc_pb2.WatchResponse], list[rpc_pb2.WatchResponse], int]:
+        async with EtcdClient(
+            [member.endpoint],
+            ca_file=pki_dir / "etcd/ca.crt",
+            cert_file=pki_dir / "apiserver-etcd-client.crt",
+            key_file=pki_dir / "apiserver-etcd-client.key",
+        ) as client:
+            for i in range(10):
+                await client.put(f"big/{i}", bytes([65 + i]) * 100 * 1024)
+            fragmented, whole = await raw_responses(True), await raw_responses(False)
+            async with client.watch("big/", prefix=True, start_revision=1, fragment=True) as watcher:
+                async for batch in watcher:
+                    return fragmented, whole, len(batch.events)
+        raise AssertionError("the watch ended")
+
+    try:
+        member.start()
+        fragmented, whole, joined = asyncio.run(asyncio.wait_for(scenario(), 20))
+    finally:
+        member.stop()
+    assert len(fragmented) > 1
+    assert [r.fragment for r in fragmented] == [True] * (len(fragmented) - 1) + [False]
+    assert all(r.ByteSize() <= REQUEST_LIMIT + 512 * 1024 + 110_000 for r in fragmented)  # < 1 event over
+    assert sum(len(r.events) for r in fragmented) == 10
+    assert len(whole) == 1 and len(whole[0].events) == 10 and not whole[0].fragment
+    assert joined == 10
