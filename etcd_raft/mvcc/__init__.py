@@ -23,7 +23,13 @@ from etcd_raft.mvcc.errors import (
     MVCCError,
 )
 from etcd_raft.mvcc.kvstore import DEFAULT_BATCH_LIMIT, DEFAULT_MAP_SIZE, KVStore, StoreObserver, WriteTxn
-from etcd_raft.mvcc.txn import DEFAULT_MAX_TXN_OPS, check_request, check_txn_request, is_txn_read_only
+from etcd_raft.mvcc.txn import (
+    DEFAULT_MAX_TXN_OPS,
+    check_request,
+    check_txn_request,
+    has_revision_filters,
+    is_txn_read_only,
+)
 from etcd_raft.mvcc.types import (
     CompactionRequest,
     CompactionResponse,
@@ -101,6 +107,7 @@ __all__ = [
     "WriteTxn",
     "check_request",
     "check_txn_request",
+    "has_revision_filters",
     "is_txn_read_only",
     "prefix_end",
 ]

@@ -55,7 +55,7 @@ def rev_key(rev: int, tombstone: bool = False) -> bytes:
 _SMALL = [bytes((i,)) for i in range(0x80)]
 
 
-def _uvarint(n: int) -> bytes:
+def uvarint(n: int) -> bytes:
     if n < 0x80:
         if n >= 0:
             return _SMALL[n]
@@ -75,22 +75,22 @@ def _uvarint(n: int) -> bytes:
 def encode_kv(
     key: bytes, create_revision: int, mod_revision: int, version: int, value: bytes, lease: int
 ) -> bytes:
-    parts = [b"\x0a", _uvarint(len(key)), key] if key else []
+    parts = [b"\x0a", uvarint(len(key)), key] if key else []
     if create_revision:
-        parts += (b"\x10", _uvarint(create_revision))
+        parts += (b"\x10", uvarint(create_revision))
     if mod_revision:
-        parts += (b"\x18", _uvarint(mod_revision))
+        parts += (b"\x18", uvarint(mod_revision))
     if version:
-        parts += (b"\x20", _uvarint(version))
+        parts += (b"\x20", uvarint(version))
     if value:
-        parts += (b"\x2a", _uvarint(len(value)), value)
+        parts += (b"\x2a", uvarint(len(value)), value)
     if lease:
-        parts += (b"\x30", _uvarint(lease))
+        parts += (b"\x30", uvarint(lease))
     return b"".join(parts)
 
 
 def encode_tombstone(key: bytes) -> bytes:
-    return b"\x0a" + _uvarint(len(key)) + key if key else b""
+    return b"\x0a" + uvarint(len(key)) + key if key else b""
 
 
 class CorruptValueError(ValueError):

@@ -504,24 +504,35 @@ class KVStore:
     # ------------------------------------------------------------------------------ reads
 
     def _fetch(self, revs: Sequence[int]) -> list[KeyValue]:
+        return [decode_kv(data) for data in self._fetch_encoded(revs)]
+
+    def _fetch_encoded(self, revs: Sequence[int]) -> list[bytes]:
         txn = self._batch
         if txn is None:
             with self._env.begin() as rtxn:
                 return self._fetch_in(rtxn, revs)
         return self._fetch_in(txn, revs)
 
-    def _fetch_in(self, txn: lmdb.Transaction[bytes], revs: Sequence[int]) -> list[KeyValue]:
+    def _fetch_in(self, txn: lmdb.Transaction[bytes], revs: Sequence[int]) -> list[bytes]:
         get = txn.get
         db = self._key_db
-        try:
-            return [decode_kv(get(_rev_pack(r >> SUB_BITS, b"_", r & SUB_MASK), db=db)) for r in revs]  # type: ignore[arg-type]
-        except TypeError:
-            raise CorruptValueError("the index names a revision the key db does not hold") from None
+        values = [get(_rev_pack(r >> SUB_BITS, b"_", r & SUB_MASK), db=db) for r in revs]
+        if None in values:
+            raise CorruptValueError("the index names a revision the key db does not hold")
+        return values  # type: ignore[return-value]
 
     def _range(
         self, key: bytes, range_end: bytes, revision: int, limit: int, count_only: bool, cur_rev: int
     ) -> tuple[list[KeyValue], int]:
         """etcd's rangeKeys: (kvs in key order, count of keys in range at the revision)."""
+        revs, total = self._range_revs(key, range_end, revision, limit, count_only, cur_rev)
+        return self._fetch(revs), total
+
+    def _range_revs(
+        self, key: bytes, range_end: bytes, revision: int, limit: int, count_only: bool, cur_rev: int
+    ) -> tuple[list[int], int]:
+        """The revisions holding the keys in range at `revision`, in key order (none when
+        `count_only`, at most `limit`), and how many keys there are."""
         self._check_open()
         if revision > cur_rev:
             raise ErrFutureRev()
@@ -545,7 +556,22 @@ class KVStore:
             return [], total
         if 0 < limit < total:
             del revs[limit:]
-        return self._fetch(revs), total
+        return revs, total
+
+    def range_encoded(
+        self, key: bytes, range_end: bytes = b"", *, revision: int = 0, limit: int = 0
+    ) -> tuple[int, list[bytes], bool, int]:
+        """A Range in key order with no sorting, filters or keys_only, each KeyValue as stored
+        (etcd's mvccpb.KeyValue bytes) for a server to copy into its response without decoding:
+        (revision read at, encoded kvs, more, count)."""
+        cur_rev = self._rev
+        revs, count = self._range_revs(
+            key, range_end, revision, limit + 1 if limit > 0 else 0, False, cur_rev
+        )
+        more = 0 < limit < len(revs)
+        if more:
+            del revs[limit:]
+        return cur_rev, self._fetch_encoded(revs), more, count
 
     def get(self, key: bytes, *, revision: int = 0) -> KeyValue | None:
         """The key's KeyValue at `revision` (0: now), or None."""

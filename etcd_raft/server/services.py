@@ -53,6 +53,15 @@ def require_leader(server: EtcdServer, context: Context) -> None:
         raise errors.NoLeaderError()
 
 
+def _in_key_order_whole(query: mvcc.RangeRequest) -> bool:
+    """Whether a Range returns the stored KeyValues as they are: in key order, unfiltered, with
+    values (most do, among them every list the apiserver makes)."""
+    key_order = query.sort_order == mvcc.SortOrder.NONE or (
+        query.sort_order == mvcc.SortOrder.ASCEND and query.sort_target == mvcc.SortTarget.KEY
+    )
+    return key_order and not (query.keys_only or query.count_only or mvcc.has_revision_filters(query))
+
+
 class KV(rpc.KVServicer):
     def __init__(self, server: EtcdServer) -> None:
         self.server = server
@@ -64,6 +73,11 @@ class KV(rpc.KVServicer):
         mvcc.check_request(query)
         if not request.serializable:
             await self.server.linearizable_read()
+        if _in_key_order_whole(query):
+            _, encoded, more, count = self.server.store.range_encoded(
+                query.key, query.range_end, revision=query.revision, limit=query.limit
+            )
+            return convert.encoded_range_response(encoded, more, count, self.server.header())
         found = self.server.store.range(
             query.key,
             query.range_end,

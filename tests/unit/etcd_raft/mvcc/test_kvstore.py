@@ -23,7 +23,7 @@ from etcd_raft.mvcc import (
     SortTarget,
     prefix_end,
 )
-from etcd_raft.mvcc.codec import rev_to_bytes
+from etcd_raft.mvcc.codec import decode_kv, rev_to_bytes
 
 MAP = 256 << 20
 
@@ -139,6 +139,16 @@ def test_limit_count_and_more(abc: KVStore) -> None:
     assert r.kvs == [] and r.count == 6 and not r.more
     r = abc.range(b"a", b"\0", keys_only=True, limit=1)
     assert r.kvs == [KeyValue(b"a", 2, 2, 1, b"")]
+
+
+@pytest.mark.parametrize("limit", [0, 1, 2, 6, 7])
+@pytest.mark.parametrize("revision", [0, 4])
+def test_encoded_ranges_hold_the_stored_key_values(abc: KVStore, limit: int, revision: int) -> None:
+    abc.delete_range(b"ab")  # a deleted key: absent now, present at revision 4
+    plain = abc.range(b"a", b"\0", limit=limit, revision=revision)
+    revision_read, encoded, more, count = abc.range_encoded(b"a", b"\0", limit=limit, revision=revision)
+    assert [decode_kv(data) for data in encoded] == plain.kvs
+    assert (revision_read, more, count) == (plain.revision, plain.more, plain.count)
 
 
 def test_sort_orders_and_targets(store: KVStore) -> None:
