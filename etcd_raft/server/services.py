@@ -468,7 +468,7 @@ class Maintenance(rpc.MaintenanceServicer):
 
     @etcd_errors
     async def Hash(self, request: pb.HashRequest, context: Context) -> pb.HashResponse:
-        return pb.HashResponse(header=self.server.header(), hash=self.server.store.hash_kv(0).hash)
+        return pb.HashResponse(header=self.server.header(), hash=self.server.store.hash_backend())
 
     @etcd_errors
     async def HashKV(self, request: pb.HashKVRequest, context: Context) -> pb.HashKVResponse:

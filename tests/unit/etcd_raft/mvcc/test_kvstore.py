@@ -413,6 +413,21 @@ def test_hash_kv(store: KVStore) -> None:
         store.hash_kv(3)
 
 
+def test_the_backend_hash_covers_every_database(tmp_path: Path) -> None:
+    a, b = KVStore(tmp_path / "a", map_size=MAP), KVStore(tmp_path / "b", map_size=MAP)
+    try:
+        for s in (a, b):
+            s.put(b"k", b"v")
+            s.commit()
+        assert a.hash_backend() == b.hash_backend()
+        a.put_record(b"members", b"1", b"m1")  # bookkeeping outside the key space counts too
+        a.commit()
+        assert a.hash_backend() != b.hash_backend() and a.hash_kv() == b.hash_kv()
+    finally:
+        a.close()
+        b.close()
+
+
 def test_hash_kv_equals_etcds_crc_for_a_known_history(store: KVStore) -> None:
     from etcd_raft.mvcc.codec import encode_kv, encode_tombstone
     from etcd_raft.mvcc.hash import crc32c
