@@ -62,6 +62,7 @@ COMMIT_INTERVAL = 0.1  # seconds between LMDB commits (etcd's backend batch inte
 MEMBER_BUCKET = b"member"
 LEASE_BUCKET = b"lease"
 ALARM_BUCKET = b"alarm"
+READ_INDEX_RETRY = 0.5  # etcd's readIndexRetryTime
 _U64 = struct.Struct(">Q")
 WAL_CONFIG = WalConfig(on_fsync=metrics.WAL_FSYNC.observe)
 
@@ -724,16 +725,27 @@ class EtcdServer:
                     waiter.set_result(None)
 
     async def _read_index(self) -> int:
+        """The commit index a quorum confirms now. A request or answer lost to a partition or a
+        leader change is sent again every READ_INDEX_RETRY seconds (as etcd does), to whichever
+        member leads by then, instead of holding every read until the request timeout."""
         context = _U64.pack(self.next_id())
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
         self._read_states[context] = future
-        self.call_node(lambda: _or_fail(future, lambda: self.node.read_index(context)))
+        deadline = loop.time() + self.request_timeout
         try:
-            return await asyncio.wait_for(future, self.request_timeout)
-        except TimeoutError:
-            raise errors.RequestTimeoutError() from None
+            while True:
+                self.call_node(lambda: _or_fail(future, lambda: self.node.read_index(context)))
+                try:
+                    return await asyncio.wait_for(
+                        asyncio.shield(future), min(READ_INDEX_RETRY, deadline - loop.time())
+                    )
+                except TimeoutError:
+                    if loop.time() >= deadline:
+                        raise errors.RequestTimeoutError() from None
         finally:
             self._read_states.pop(context, None)
+            future.cancel()
 
     async def wait_applied(self, index: int) -> None:
         if self.applied_index >= index:

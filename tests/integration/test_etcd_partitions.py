@@ -183,6 +183,21 @@ async def check_minority_refuses(
         assert stale.header.revision < accepted.header.revision
 
 
+async def check_every_member_reads_soon(cluster: NetnsCluster, within: float) -> None:
+    """Right after healing, each member serves a linearizable read within `within` seconds: a
+    ReadIndex lost to the partition is sent again instead of holding reads until it times out."""
+    for node in cluster.nodes:
+        deadline = time.monotonic() + within
+        async with client(cluster, [node], timeout=within) as pinned:
+            while True:
+                try:
+                    await pinned.get(KEYS[0])
+                    break
+                except EtcdError:
+                    assert time.monotonic() < deadline, f"{node.name} served no linearizable read"
+                    await asyncio.sleep(0.05)
+
+
 async def check_probe_never_applied(cluster: NetnsCluster) -> None:
     async with client(cluster, cluster.nodes, timeout=5) as etcd:
         assert not (await etcd.get(PROBE)).kvs, "a write sent only to the minority was applied"
@@ -207,6 +222,7 @@ def test_an_isolated_leader_is_replaced_and_serves_nothing_stale(cluster: NetnsC
         print(f"{new.name} elected {time.monotonic() - run.cut_at:.2f} s after the cut")
         await check_minority_refuses(cluster, old, majority)
         await heal(cluster, run)
+        await check_every_member_reads_soon(cluster, within=2.0)
 
     run_with_partition(cluster, partition)
     asyncio.run(check_probe_never_applied(cluster))
