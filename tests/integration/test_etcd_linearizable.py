@@ -4,6 +4,7 @@ same test with more clients and time makes a longer run."""
 
 import asyncio
 import math
+import os
 import random
 import signal
 import time
@@ -19,6 +20,7 @@ from etcd_raft.client import EtcdClient, EtcdError
 pytestmark = pytest.mark.integration
 
 KEYS = ["lin/a", "lin/b", "lin/c"]
+SCALE = float(os.environ.get("KPLANE_LINEARIZABILITY_SCALE", "1"))  # bench/etcd_linearizability.py
 
 
 async def client_loop(cluster: Cluster, worker: int, stop_at: float, history: dict[str, list[Op]]) -> None:
@@ -62,11 +64,11 @@ def test_histories_stay_linearizable_while_the_leader_dies(tmp_path: Path) -> No
         history: dict[str, list[Op]] = defaultdict(list)
 
         async def run() -> None:
-            stop_at = time.monotonic() + 6.0
+            stop_at = time.monotonic() + 6.0 * SCALE
             workers = [asyncio.create_task(client_loop(cluster, w, stop_at, history)) for w in range(4)]
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(2.0 * SCALE)
             cluster.stop(leader, signal.SIGKILL)
-            await asyncio.sleep(2.0)
+            await asyncio.sleep(2.0 * SCALE)
             cluster.start(leader)
             await asyncio.gather(*workers)
 

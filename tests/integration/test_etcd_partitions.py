@@ -7,6 +7,7 @@ making progress, and after healing every member must converge on the same revisi
 
 import asyncio
 import math
+import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -27,9 +28,11 @@ pytestmark = pytest.mark.integration
 KEYS = ["part/a", "part/b", "part/c"]
 PROBE = "part/probe"  # written only through the minority: it must never be applied
 WORKERS = 6  # the first three each pinned to one member, the others failing over between all
-WARMUP = 1.5  # seconds of traffic before the partition
-PARTITION = 2.5  # at least this long, and until the scenario's checks during it are done
-AFTER = 1.5  # seconds of traffic after healing
+# bench/etcd_linearizability.py stretches the phases for longer histories.
+SCALE = float(os.environ.get("KPLANE_LINEARIZABILITY_SCALE", "1"))
+WARMUP = 1.5 * SCALE  # seconds of traffic before the partition
+PARTITION = 2.5 * SCALE  # at least this long, and until the scenario's checks during it are done
+AFTER = 1.5 * SCALE  # seconds of traffic after healing
 
 
 @dataclass
