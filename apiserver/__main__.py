@@ -1,11 +1,6 @@
-"""`kplane-apiserver` / `python -m apiserver`: not built yet; issue 5 builds it."""
+"""`kplane-apiserver` / `python -m apiserver`: the Kubernetes API server."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-apiserver: not built yet (issue 5)")
-
+from apiserver.main import main
 
 if __name__ == "__main__":
     main()

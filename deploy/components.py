@@ -60,9 +60,51 @@ def etcd(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
     )
 
 
+def apiserver(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
+    """kplane-apiserver with the flags of the seed's kube-apiserver example (kubeadm's files),
+    on the one local etcd member; /readyz probed with the admin certificate."""
+    pki = state.pki
+    flags = {
+        "advertise-address": "127.0.0.1",
+        "bind-address": "127.0.0.1",
+        "secure-port": 6443,
+        "allow-privileged": "true",
+        "authorization-mode": "Node,RBAC",
+        "client-ca-file": pki / "ca.crt",
+        "enable-admission-plugins": "NodeRestriction",
+        "etcd-servers": "https://127.0.0.1:2379",
+        "etcd-cafile": pki / "etcd/ca.crt",
+        "etcd-certfile": pki / "apiserver-etcd-client.crt",
+        "etcd-keyfile": pki / "apiserver-etcd-client.key",
+        "kubelet-client-certificate": pki / "apiserver-kubelet-client.crt",
+        "kubelet-client-key": pki / "apiserver-kubelet-client.key",
+        "kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+        "proxy-client-cert-file": pki / "front-proxy-client.crt",
+        "proxy-client-key-file": pki / "front-proxy-client.key",
+        "requestheader-allowed-names": "front-proxy-client",
+        "requestheader-client-ca-file": pki / "front-proxy-ca.crt",
+        "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+        "requestheader-group-headers": "X-Remote-Group",
+        "requestheader-username-headers": "X-Remote-User",
+        "service-account-issuer": "https://kubernetes.default.svc.cluster.local",
+        "service-account-key-file": pki / "sa.pub",
+        "service-account-signing-key-file": pki / "sa.key",
+        "service-cluster-ip-range": settings.service_cidr,
+        "tls-cert-file": pki / "apiserver.crt",
+        "tls-private-key-file": pki / "apiserver.key",
+    }
+    return ProcessSpec(
+        name="apiserver",
+        argv=[sys.executable, "-m", "apiserver", *(f"--{name}={value}" for name, value in flags.items())],
+        health_url="https://127.0.0.1:6443/readyz",
+        health_tls=(pki / "ca.crt", pki / "admin.crt", pki / "admin.key"),
+        address="https://127.0.0.1:6443",
+    )
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "2379/2380", issue=4, process=etcd),
-    Component("apiserver", "6443", issue=5),
+    Component("apiserver", "6443", issue=5, process=apiserver),
     Component("scheduler", "10259", issue=6),
     Component("controller-manager", "10257", issue=7),
     Component("kubelet", "10250", issue=8),

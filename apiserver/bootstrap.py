@@ -1,0 +1,73 @@
+"""What kube-apiserver makes on start: the system namespaces, and in `default` the `kubernetes`
+Service (the first address of the service range) with Endpoints pointing at this apiserver."""
+
+from __future__ import annotations
+
+import asyncio
+
+from apiserver.server import APIServer
+from componentbase.klog import get_logger
+from kubeapi import errors
+from kubeapi.resources import BUILTIN_REGISTRY
+
+log = get_logger(__name__)
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _rest(api: APIServer, name: str):  # type: ignore[no-untyped-def]
+    resource = BUILTIN_REGISTRY.get("", "v1", name)
+    assert resource is not None
+    return api.rest_for(resource)
+
+
+async def _ensure(create: object) -> None:
+    try:
+        await create  # type: ignore[misc]
+    except errors.StatusError as error:
+        if error.reason != "AlreadyExists":
+            raise
+
+
+async def bootstrap(api: APIServer) -> None:
+    namespaces = _rest(api, "namespaces")
+    for name in SYSTEM_NAMESPACES:
+        await _ensure(namespaces.create(None, {"metadata": {"name": name}}))
+    first_ip = str(api.options.service_cluster_ip_range.network_address + 1)
+    service = {
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": first_ip,
+            "ports": [
+                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": api.options.secure_port}
+            ],
+        },
+    }
+    try:
+        await _rest(api, "services").create("default", service)
+    except errors.StatusError as error:
+        if error.reason not in ("AlreadyExists", "Invalid"):  # Invalid: the address is already ours
+            raise
+    endpoints = {
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [
+            {
+                "addresses": [{"ip": api.options.advertise_address}],
+                "ports": [{"name": "https", "port": api.options.secure_port, "protocol": "TCP"}],
+            }
+        ],
+    }
+    await _rest(api, "endpoints").update("default", "kubernetes", endpoints)
+    log.info("Bootstrapped the system namespaces and the kubernetes service", ip=first_ip)
+
+
+async def bootstrap_until_done(api: APIServer) -> None:
+    """The store may not be ready yet (a starting etcd): retry until it is."""
+    while True:
+        try:
+            await bootstrap(api)
+            return
+        except errors.StatusError as error:
+            log.info("Bootstrap waiting for the store", reason=error.message)
+            await asyncio.sleep(1)

@@ -1,0 +1,360 @@
+"""The API server's request handling: authentication, discovery, OpenAPI, /version and health,
+and the resource verbs routed to each resource's REST handler; errors become `Status` objects.
+
+`APIServer.handle` is plain async code over a small request/response record, so the HTTP layer
+(apiserver/app.py: FastAPI on uvicorn) stays thin."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from apiserver import codec, discovery, metrics, openapi, query, routing, tables
+from apiserver.allocator import Allocator, ip_range, port_range
+from apiserver.authn import User
+from apiserver.cacher import Cacher
+from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
+from apiserver.rest import ResourceREST
+from apiserver.services import ServiceREST
+from apiserver.storage import StorageError, Store
+from kubeapi import errors
+from kubeapi.resources import BUILTIN_REGISTRY, Registry, Resource
+
+KUBERNETES_VERSION = {
+    "major": "1",
+    "minor": "32",
+    "gitVersion": "v1.32.0-kplane",
+    "gitCommit": "kplane",
+    "gitTreeState": "clean",
+    "buildDate": "2026-11-26T00:00:00Z",
+    "goVersion": "python3.11",
+    "compiler": "cpython",
+    "platform": "linux/amd64",
+}
+LONG_RUNNING = ("watch",)
+MUTATING = ("create", "update", "patch", "delete", "deletecollection")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    user: User | None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    content_type: str = codec.JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: AsyncIterator[bytes] | None = None  # a watch: chunks after the headers
+
+
+def json_response(status: int, obj: Any, accept: str | None = None) -> Response:
+    body, content_type = codec.encode(obj, accept)
+    return Response(status, body, content_type)
+
+
+def status_response(error: errors.StatusError) -> Response:
+    response = json_response(error.code, error.to_status())
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+class APIServer:
+    def __init__(
+        self,
+        store: Store,
+        options: Options,
+        *,
+        registry: Registry = BUILTIN_REGISTRY,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        use_cache: bool = True,
+    ) -> None:
+        self.store = store
+        self.options = options
+        self.registry = registry
+        self.clock = clock
+        self.cachers: dict[tuple[str, str, str], Cacher] = {}
+        self.service_ips = Allocator(
+            store, store.key("ranges", None, "serviceips"), ip_range(options.service_cluster_ip_range)
+        )
+        self.node_ports = Allocator(
+            store, store.key("ranges", None, "servicenodeports"), port_range(*options.service_node_port_range)
+        )
+        self.rest: dict[tuple[str, str, str], ResourceREST] = {}
+        cachers_by_prefix: dict[str, Cacher] = {}
+        for resource in registry.resources:
+            ident = (resource.group, resource.version, resource.name)
+            cacher = None
+            if use_cache:
+                prefix = store.key(resource.storage, None)
+                cacher = cachers_by_prefix.get(prefix)
+                if cacher is None:
+                    size = options.watch_cache_sizes.get(
+                        resource.name if not resource.group else f"{resource.name}.{resource.group}",
+                        DEFAULT_WATCH_CACHE_SIZE,
+                    )
+                    cacher = cachers_by_prefix[prefix] = Cacher(store, prefix, max(size, 100))
+                self.cachers[ident] = cacher
+            if (resource.group, resource.name) == ("", "services"):
+                self.rest[ident] = ServiceREST(
+                    resource, store, cacher, clock=clock, ips=self.service_ips, ports=self.node_ports
+                )
+            else:
+                self.rest[ident] = ResourceREST(resource, store, cacher, clock=clock, rng=random.Random())
+        self._cachers = list(cachers_by_prefix.values())
+        self._read_slots = asyncio.Semaphore(options.max_requests_inflight or 1_000_000)
+        self._write_slots = asyncio.Semaphore(options.max_mutating_requests_inflight or 1_000_000)
+
+    def rest_for(self, resource: Resource) -> ResourceREST:
+        return self.rest[(resource.group, resource.version, resource.name)]
+
+    async def run_caches(self) -> None:
+        async with asyncio.TaskGroup() as tasks:
+            for cacher in self._cachers:
+                tasks.create_task(cacher.run())
+
+    async def caches_ready(self) -> bool:
+        return all(c.ready.is_set() for c in self._cachers)
+
+    # ---- entry point ----
+
+    async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        info: routing.RequestInfo | None = None
+        response = Response(500)
+        try:
+            if request.user is None:
+                raise errors.unauthorized()
+            info = routing.parse(request.method, request.path, request.query, self.registry)
+            if info is None:
+                response = await self._non_resource(request)
+            else:
+                response = await self._limited(info, request)
+        except errors.StatusError as error:
+            response = status_response(error)
+        except StorageError as error:
+            response = status_response(errors.StatusError(503, "ServiceUnavailable", f"storage: {error}"))
+        finally:
+            verb = info.verb if info is not None else request.method.lower()
+            resource = info.resource if info is not None else None
+            metrics.observe(
+                verb,
+                resource,
+                info.subresource if info else None,
+                response.status,
+                time.perf_counter() - started,
+            )
+        return response
+
+    async def _limited(self, info: routing.RequestInfo, request: Request) -> Response:
+        if info.verb in LONG_RUNNING:
+            return await self._resource(info, request)
+        slots = self._write_slots if info.verb in MUTATING else self._read_slots
+        if slots.locked():
+            raise errors.too_many_requests("Too many requests, please try again later.", retry_after=1)
+        async with slots:
+            return await self._resource(info, request)
+
+    # ---- non-resource paths ----
+
+    async def _non_resource(self, request: Request) -> Response:
+        path = "/" + request.path.strip("/")
+        accept = request.headers.get("accept")
+        if request.method not in ("GET", "HEAD"):
+            raise routing.not_found()
+        if path == "/version":
+            return json_response(200, KUBERNETES_VERSION)
+        if path in ("/healthz", "/livez", "/readyz"):
+            return await self._health(path, request.query)
+        if path == "/metrics":
+            return Response(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
+        if path in ("/api", "/apis") and discovery.wants_aggregated(accept):
+            document = discovery.aggregated(self.registry, legacy_core=path == "/api")
+            return Response(200, codec.dumps(document), discovery.AGGREGATED_CONTENT_TYPE)
+        if path == "/api":
+            address = f"{self.options.advertise_address}:{self.options.secure_port}"
+            return json_response(200, discovery.api_versions(address))
+        if path == "/apis":
+            return json_response(200, discovery.api_group_list(self.registry))
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            found = discovery.api_resource_list(self.registry, "", parts[1])
+        elif parts[0] == "apis" and len(parts) == 2:
+            found = discovery.api_group(self.registry, parts[1])
+        elif parts[0] == "apis" and len(parts) == 3:
+            found = discovery.api_resource_list(self.registry, parts[1], parts[2])
+        elif path == "/openapi/v3":
+            found = openapi.v3_index(self.registry)
+        elif parts[:2] == ["openapi", "v3"] and len(parts) >= 3:
+            document = openapi.v3(self.registry, "/".join(parts[2:]))
+            if document is None:
+                raise routing.not_found()
+            return Response(200, document.body, codec.JSON, {"ETag": f'"{document.hash}"'})
+        else:
+            found = None
+        if found is None:
+            raise routing.not_found()
+        return json_response(200, found, accept)
+
+    async def _health(self, path: str, query_params: Mapping[str, str]) -> Response:
+        checks = {"ping": True, "etcd": True}
+        if path != "/livez":
+            try:
+                await asyncio.wait_for(self.store.current_revision(), 2.0)
+            except (TimeoutError, StorageError):
+                checks["etcd"] = False
+        if path == "/readyz":
+            checks["informer-sync"] = await self.caches_ready()
+        healthy = all(checks.values())
+        if "verbose" in query_params:
+            lines = [
+                f"[{'+' if ok else '-'}]{name} {'ok' if ok else 'failed'}" for name, ok in checks.items()
+            ]
+            lines.append(f"{path.strip('/')} check {'passed' if healthy else 'failed'}")
+            text = "\n".join(lines) + "\n"
+        else:
+            text = "ok" if healthy else "unhealthy"
+        return Response(200 if healthy else 500, text.encode(), "text/plain; charset=utf-8")
+
+    # ---- resources ----
+
+    async def _resource(self, info: routing.RequestInfo, request: Request) -> Response:
+        rest = self.rest_for(info.resource)
+        accept = request.headers.get("accept")
+        q = request.query
+        namespace, name, sub = info.namespace, info.name, info.subresource
+        if info.resource.namespaced and namespace is None and info.verb not in ("list", "watch"):
+            raise routing.not_found()
+        if sub not in (None, "status", "finalize"):
+            raise errors.method_not_supported(f"{info.resource.name}/{sub}", info.verb)
+        if info.verb == "list":
+            listed = await rest.list(namespace, query.list_options(info.resource, q))
+            return self._maybe_table(
+                info.resource, listed["items"], listed["metadata"], accept, q
+            ) or json_response(200, listed, accept)
+        if info.verb == "watch":
+            events = rest.watch(namespace, query.list_options(info.resource, q))
+            return Response(200, stream=_ndjson(events), content_type=codec.JSON)
+        assert name is not None or info.verb in ("create", "deletecollection")
+        dry_run = query.dry_run(q)
+        if info.verb == "get":
+            found = await rest.get(namespace, name or "", resource_version=q.get("resourceVersion", ""))
+            return self._maybe_table(info.resource, [found], {}, accept, q) or json_response(
+                200, found, accept
+            )
+        if info.verb == "create":
+            if name is not None:
+                raise errors.method_not_supported(info.resource.name, "create")
+            body = codec.decode(request.body, request.headers.get("content-type"))
+            return json_response(201, await rest.create(namespace, body, dry_run=dry_run), accept)
+        if info.verb == "update":
+            body = codec.decode(request.body, request.headers.get("content-type"))
+            if sub == "finalize":
+                return json_response(200, await self._finalize(rest, name or "", body, dry_run), accept)
+            code, stored = await rest.update(namespace, name or "", body, subresource=sub, dry_run=dry_run)
+            return json_response(code, stored, accept)
+        if info.verb == "patch":
+            return await self._patch(rest, info, request, dry_run)
+        if info.verb == "delete":
+            body = (
+                codec.decode(request.body, request.headers.get("content-type"))
+                if request.body.strip()
+                else None
+            )
+            deleted, obj = await rest.delete(
+                namespace, name or "", query.delete_options(q, body), dry_run=dry_run
+            )
+            if deleted and info.resource.kind != "Pod":
+                return json_response(200, _success(info.resource, obj), accept)
+            return json_response(200, obj, accept)
+        if info.verb == "deletecollection":
+            body = (
+                codec.decode(request.body, request.headers.get("content-type"))
+                if request.body.strip()
+                else None
+            )
+            listed = await rest.delete_collection(
+                namespace,
+                query.list_options(info.resource, q),
+                query.delete_options(q, body),
+                dry_run=dry_run,
+            )
+            return json_response(200, listed, accept)
+        raise errors.method_not_supported(info.resource.name, info.verb)
+
+    async def _finalize(
+        self, rest: ResourceREST, name: str, body: dict[str, Any], dry_run: bool
+    ) -> dict[str, Any]:
+        finalizers = list((body.get("spec") or {}).get("finalizers") or [])
+
+        def change(current: dict[str, Any]) -> dict[str, Any]:
+            current.setdefault("spec", {})["finalizers"] = finalizers
+            return current
+
+        return await rest.patch(None, name, change, dry_run=dry_run)
+
+    async def _patch(
+        self, rest: ResourceREST, info: routing.RequestInfo, request: Request, dry_run: bool
+    ) -> Response:
+        from kubeapi import patch as patches
+        from kubeapi import schema
+
+        content_type = codec.media_type(request.headers.get("content-type"))
+        node = schema.for_kind(info.resource.group, info.resource.version, info.resource.kind)
+
+        def apply(current: dict[str, Any]) -> dict[str, Any]:
+            return patches.apply_patch(current, request.body, content_type, node)
+
+        patched = await rest.patch(
+            info.namespace, info.name or "", apply, subresource=info.subresource, dry_run=dry_run
+        )
+        return json_response(200, patched, request.headers.get("accept"))
+
+    def _maybe_table(
+        self,
+        resource: Resource,
+        items: list[dict[str, Any]],
+        list_meta: dict[str, Any],
+        accept: str | None,
+        q: Mapping[str, str],
+    ) -> Response | None:
+        if not tables.parse_table_accept(accept or ""):
+            return None
+        include = q.get("includeObject", "Metadata")
+        table = tables.table(
+            resource.name,
+            resource.group,
+            items,
+            now=self.clock(),
+            include_object=include,
+            list_meta=list_meta,
+        )
+        return json_response(200, table)
+
+
+def _success(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata", {})
+    details: dict[str, Any] = {"name": meta.get("name", ""), "kind": resource.name}
+    if resource.group:
+        details["group"] = resource.group
+    if meta.get("uid"):
+        details["uid"] = meta["uid"]
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
+
+
+async def _ndjson(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    async for event in events:
+        metrics.WATCH_EVENTS.inc()
+        yield codec.dumps(event) + b"\n"
