@@ -246,6 +246,8 @@ class APIServer:
             ) or json_response(200, listed, accept)
         if info.verb == "watch":
             events = rest.watch(namespace, query.list_options(info.resource, q))
+            if tables.parse_table_accept(accept or ""):
+                events = self._table_events(info.resource, events, accept or "", q)
             return Response(200, stream=_ndjson(events), content_type=codec.JSON)
         assert name is not None or info.verb in ("create", "deletecollection")
         dry_run = query.dry_run(q)
@@ -322,6 +324,31 @@ class APIServer:
         )
         return json_response(200, patched, request.headers.get("accept"))
 
+    async def _table_events(
+        self, resource: Resource, events: AsyncIterator[dict[str, Any]], accept: str, q: Mapping[str, str]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """A watch for `kubectl get -w`: each object as a one-row Table, headers only in the first."""
+        include = tables.include_object_option(q.get("includeObject"))
+        version = tables.table_api_version(accept) or "meta.k8s.io/v1"
+        first = True
+        async for event in events:
+            if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                obj = event["object"]
+                rv = obj.get("metadata", {}).get("resourceVersion", "")
+                table = tables.table(
+                    resource.name,
+                    resource.group,
+                    [obj],
+                    now=self.clock(),
+                    include_object=include,
+                    list_meta={"resourceVersion": rv},
+                    api_version=version,
+                    no_headers=not first,
+                )
+                event = {"type": event["type"], "object": table}
+                first = False
+            yield event
+
     def _maybe_table(
         self,
         resource: Resource,
@@ -332,14 +359,16 @@ class APIServer:
     ) -> Response | None:
         if not tables.parse_table_accept(accept or ""):
             return None
-        include = q.get("includeObject", "Metadata")
+        if not list_meta and len(items) == 1:
+            list_meta = {"resourceVersion": items[0].get("metadata", {}).get("resourceVersion", "")}
         table = tables.table(
             resource.name,
             resource.group,
             items,
             now=self.clock(),
-            include_object=include,
+            include_object=tables.include_object_option(q.get("includeObject")),
             list_meta=list_meta,
+            api_version=tables.table_api_version(accept or "") or "meta.k8s.io/v1",
         )
         return json_response(200, table)
 

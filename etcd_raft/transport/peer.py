@@ -33,13 +33,18 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     # A peer that vanishes without closing its connections (power loss, partition) is noticed by
-    # the pings instead of by TCP's timeouts, minutes later.
-    ("grpc.keepalive_time_ms", 10_000),
+    # the pings within seconds, instead of by TCP's timeouts minutes later; and a connection that
+    # lived through a partition is not left to TCP's retransmission backoff, which after a few
+    # seconds of loss waits seconds more before it tries again.
+    ("grpc.keepalive_time_ms", 5_000),
     ("grpc.keepalive_timeout_ms", 5_000),
     # gRPC's own reconnect backoff starts at 1 s and grows to 2 min; a member restarting must be
     # reachable again within an election timeout or two.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1_000),
+    # The connect timeout (gRPC names it the minimum reconnect backoff; default 20 s): a dial made
+    # while the peer was unreachable must not hang on for long after it is back (etcd: 1 s).
+    ("grpc.min_reconnect_backoff_ms", 1_000),
 ]
 
 _STREAM_METHOD = "/kplane.peer.Raft/Send"

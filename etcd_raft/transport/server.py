@@ -24,8 +24,8 @@ log = logging.getLogger("etcd_raft.transport")
 SERVER_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    # Peers ping every 10 s (peer.CHANNEL_OPTIONS); gRPC's default would answer that with GOAWAY.
-    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    # Peers ping every 5 s (peer.CHANNEL_OPTIONS); gRPC's default would answer that with GOAWAY.
+    ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
     ("grpc.keepalive_permit_without_calls", 1),
     # Two members must not share a port unnoticed (gRPC sets SO_REUSEPORT by default on Linux).
     ("grpc.so_reuseport", 0),
