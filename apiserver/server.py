@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver import codec, discovery, metrics, openapi, query, routing, tables
+from apiserver import codec, discovery, metrics, openapi, query, routing, scale, tables
 from apiserver.allocator import Allocator, ip_range, port_range
 from apiserver.authn import User
 from apiserver.cacher import Cacher
@@ -237,6 +237,8 @@ class APIServer:
         namespace, name, sub = info.namespace, info.name, info.subresource
         if info.resource.namespaced and namespace is None and info.verb not in ("list", "watch"):
             raise routing.not_found()
+        if sub == "scale":
+            return await self._scale(rest, info, request, query.dry_run(q))
         if sub not in (None, "status", "finalize"):
             raise errors.method_not_supported(f"{info.resource.name}/{sub}", info.verb)
         if info.verb == "list":
@@ -295,6 +297,35 @@ class APIServer:
             )
             return json_response(200, listed, accept)
         raise errors.method_not_supported(info.resource.name, info.verb)
+
+    async def _scale(
+        self, rest: ResourceREST, info: routing.RequestInfo, request: Request, dry_run: bool
+    ) -> Response:
+        accept = request.headers.get("accept")
+        namespace, name = info.namespace, info.name or ""
+        if info.verb == "get":
+            return json_response(200, scale.to_scale(await rest.get(namespace, name)), accept)
+        if info.verb == "update":
+            wanted = codec.decode(request.body, request.headers.get("content-type"))
+
+            def change(parent: dict[str, Any]) -> dict[str, Any]:
+                return scale.with_replicas(parent, wanted)
+
+        elif info.verb == "patch":
+            from kubeapi import patch as patches
+            from kubeapi import schema
+
+            content_type = codec.media_type(request.headers.get("content-type"))
+            node = schema.for_kind("autoscaling", "v1", "Scale")
+
+            def change(parent: dict[str, Any]) -> dict[str, Any]:
+                patched = patches.apply_patch(scale.to_scale(parent), request.body, content_type, node)
+                return scale.with_replicas(parent, patched)
+
+        else:
+            raise errors.method_not_supported(f"{info.resource.name}/scale", info.verb)
+        updated = await rest.patch(namespace, name, change, dry_run=dry_run)
+        return json_response(200, scale.to_scale(updated), accept)
 
     async def _finalize(
         self, rest: ResourceREST, name: str, body: dict[str, Any], dry_run: bool

@@ -1,0 +1,201 @@
+"""The real kubectl (v1.32) against kplane-apiserver, on kplane-etcd and on Debian's etcd 3.4:
+discovery, apply, the create generators (protobuf bodies), get with tables and selectors, label,
+annotate, patch, scale, edit, delete, explain, dry-run, watch, and what lands in the store."""
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers.control_plane import ControlPlane
+
+pytestmark = pytest.mark.integration
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: nginx
+        image: nginx:1.25
+        ports:
+        - containerPort: 80
+        env:
+        - {name: MODE, value: "one"}
+"""
+
+
+@pytest.fixture(scope="module", params=["kplane", "etcd"])
+def cp(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    plane = ControlPlane(tmp_path_factory.mktemp(f"cp-{request.param}"), request.param)
+    try:
+        plane.start()
+        yield plane
+    finally:
+        plane.stop()
+
+
+def test_version_and_discovery(cp: ControlPlane) -> None:
+    version = json.loads(cp.kubectl("version", "-o", "json").stdout)
+    assert version["serverVersion"]["major"] == "1" and version["serverVersion"]["minor"] == "32"
+    resources = cp.kubectl("api-resources", "-o", "wide").stdout
+    assert any(line.split()[:2] == ["deployments", "deploy"] for line in resources.splitlines())
+    versions = cp.kubectl("api-versions").stdout.split()
+    assert {"v1", "apps/v1", "batch/v1", "coordination.k8s.io/v1"} <= set(versions)
+    assert "DeploymentStrategy" in cp.kubectl("explain", "deployment.spec.strategy").stdout
+
+
+def test_system_namespaces_and_the_kubernetes_service(cp: ControlPlane) -> None:
+    names = cp.kubectl("get", "namespaces", "-o", "name").stdout.split()
+    assert {
+        "namespace/default",
+        "namespace/kube-system",
+        "namespace/kube-public",
+        "namespace/kube-node-lease",
+    } <= set(names)
+    service = json.loads(cp.kubectl("get", "service", "kubernetes", "-o", "json").stdout)
+    assert service["spec"]["clusterIP"] == "10.96.0.1"
+    endpoints = json.loads(cp.kubectl("get", "endpoints", "kubernetes", "-o", "json").stdout)
+    assert endpoints["subsets"][0]["ports"][0]["port"] == cp.port
+
+
+def test_apply_creates_then_reapply_patches_and_bumps_generation(cp: ControlPlane, tmp_path: Path) -> None:
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(DEPLOYMENT)
+    assert "created" in cp.kubectl("apply", "-f", str(manifest)).stdout
+    first = json.loads(cp.kubectl("get", "deploy", "web", "-o", "json").stdout)
+    manifest.write_text(DEPLOYMENT.replace('value: "one"', 'value: "two"'))
+    assert "configured" in cp.kubectl("apply", "-f", str(manifest)).stdout
+    second = json.loads(cp.kubectl("get", "deploy", "web", "-o", "json").stdout)
+    assert second["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "two"}]
+    assert second["metadata"]["generation"] == first["metadata"]["generation"] + 1
+    assert second["metadata"]["uid"] == first["metadata"]["uid"]
+    assert "unchanged" in cp.kubectl("apply", "-f", str(manifest)).stdout
+
+
+def test_create_generators_send_protobuf_and_objects_read_back(cp: ControlPlane) -> None:
+    cp.kubectl("create", "namespace", "gen")
+    cp.kubectl("create", "configmap", "settings", "--from-literal=color=blue", "-n", "gen")
+    cp.kubectl("create", "secret", "generic", "token", "--from-literal=key=s3cret", "-n", "gen")
+    cp.kubectl("create", "deployment", "api", "--image=busybox", "--replicas=3", "-n", "gen")
+    configmap = json.loads(cp.kubectl("get", "cm", "settings", "-n", "gen", "-o", "json").stdout)
+    assert configmap["data"] == {"color": "blue"}
+    secret = json.loads(cp.kubectl("get", "secret", "token", "-n", "gen", "-o", "json").stdout)
+    assert secret["data"] == {"key": "czNjcmV0"}
+    deployment = json.loads(cp.kubectl("get", "deploy", "api", "-n", "gen", "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox"
+
+
+def test_get_tables_wide_selectors_and_all(cp: ControlPlane) -> None:
+    cp.kubectl("create", "namespace", "tables")
+    for name, tier in (("a", "front"), ("b", "back")):
+        cp.kubectl("create", "configmap", name, "-n", "tables", f"--from-literal=tier={tier}")
+        cp.kubectl("label", "configmap", name, "-n", "tables", f"tier={tier}")
+    table = cp.kubectl("get", "cm", "-n", "tables").stdout.splitlines()
+    assert table[0].split() == ["NAME", "DATA", "AGE"] and len(table) == 3
+    assert cp.kubectl("get", "cm", "-n", "tables", "-l", "tier=front", "-o", "name").stdout.split() == [
+        "configmap/a"
+    ]
+    assert cp.kubectl(
+        "get", "cm", "-n", "tables", "-l", "tier in (front,back)", "-o", "name"
+    ).stdout.split() == [
+        "configmap/a",
+        "configmap/b",
+    ]
+    selected = cp.kubectl("get", "cm", "-n", "tables", "--field-selector", "metadata.name=b", "-o", "name")
+    assert selected.stdout.split() == ["configmap/b"]
+    wide = cp.kubectl("get", "deploy", "-A", "-o", "wide").stdout.splitlines()[0].split()
+    assert wide[:2] == ["NAMESPACE", "NAME"] and "IMAGES" in wide and "SELECTOR" in wide
+    cp.kubectl("create", "deployment", "everything", "--image=busybox", "-n", "tables")
+    assert "deployment.apps/everything" in cp.kubectl("get", "all", "-n", "tables").stdout
+    wrong = cp.kubectl("get", "cm", "--field-selector", "spec.nope=1", check=False)
+    assert wrong.returncode != 0 and "is not a known field selector" in wrong.stderr
+
+
+def test_label_annotate_and_the_three_patch_types(cp: ControlPlane) -> None:
+    cp.kubectl("create", "configmap", "patched", "--from-literal=a=1")
+    cp.kubectl("label", "configmap", "patched", "team=blue")
+    cp.kubectl("annotate", "configmap", "patched", "note=hello")
+    cp.kubectl("patch", "configmap", "patched", "--type", "merge", "-p", '{"data":{"b":"2"}}')
+    cp.kubectl("patch", "configmap", "patched", "--type", "json", "-p", '[{"op":"remove","path":"/data/a"}]')
+    cp.kubectl("create", "deployment", "sm", "--image=busybox")
+    cp.kubectl(
+        "patch",
+        "deployment",
+        "sm",
+        "-p",
+        '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}',
+    )
+    configmap = json.loads(cp.kubectl("get", "cm", "patched", "-o", "json").stdout)
+    assert configmap["data"] == {"b": "2"}
+    assert configmap["metadata"]["labels"] == {"team": "blue"}
+    assert configmap["metadata"]["annotations"] == {"note": "hello"}
+    containers = json.loads(cp.kubectl("get", "deploy", "sm", "-o", "json").stdout)["spec"]["template"][
+        "spec"
+    ]["containers"]
+    assert sorted(c["name"] for c in containers) == ["busybox", "sidecar"]
+
+
+def test_scale_and_edit(cp: ControlPlane, tmp_path: Path) -> None:
+    cp.kubectl("create", "deployment", "scaled", "--image=busybox")
+    cp.kubectl("scale", "deployment", "scaled", "--replicas=4")
+    assert cp.kubectl("get", "deploy", "scaled", "-o", "jsonpath={.spec.replicas}").stdout == "4"
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/replicas: 4/replicas: 7/' \"$1\"\n")
+    editor.chmod(0o755)
+    cp.kubectl("edit", "deployment", "scaled", env={"EDITOR": str(editor), "KUBE_EDITOR": str(editor)})
+    assert cp.kubectl("get", "deploy", "scaled", "-o", "jsonpath={.spec.replicas}").stdout == "7"
+
+
+def test_delete_waits_until_gone_and_dry_run_writes_nothing(cp: ControlPlane) -> None:
+    cp.kubectl("create", "configmap", "doomed", "--from-literal=a=1")
+    assert 'configmap "doomed" deleted' in cp.kubectl("delete", "configmap", "doomed").stdout
+    missing = cp.kubectl("get", "configmap", "doomed", check=False)
+    assert missing.returncode != 0 and "NotFound" in missing.stderr
+    dry = cp.kubectl("create", "configmap", "ghost", "--from-literal=a=1", "--dry-run=server", "-o", "json")
+    assert json.loads(dry.stdout)["metadata"]["name"] == "ghost"
+    assert cp.kubectl("get", "configmap", "ghost", check=False).returncode != 0
+
+
+def test_watch_sees_later_changes(cp: ControlPlane) -> None:
+    cp.kubectl("create", "namespace", "watched")
+    environment = {"KUBECONFIG": str(cp.kubeconfig), "HOME": str(cp.home), "PATH": "/usr/bin:/bin"}
+    watcher = subprocess.Popen(
+        ["kubectl", "get", "configmaps", "-n", "watched", "-w", "-o", "name", "--request-timeout=20s"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=environment,
+    )
+    try:
+        time.sleep(1.0)  # the watch is open once kubectl has listed; later changes must arrive
+        cp.kubectl("create", "configmap", "later", "-n", "watched", "--from-literal=a=1")
+        assert watcher.stdout is not None
+        line = watcher.stdout.readline().strip()
+        assert line == "configmap/later"
+    finally:
+        watcher.kill()
+        watcher.wait()
+
+
+def test_objects_are_stored_as_json_under_kube_apiservers_keys(cp: ControlPlane) -> None:
+    cp.kubectl("create", "configmap", "stored", "--from-literal=a=1")
+    result = cp.etcd.etcdctl("get", "/registry/configmaps/default/stored", "--print-value-only")
+    stored = json.loads(result.stdout)
+    assert stored["kind"] == "ConfigMap" and stored["data"] == {"a": "1"}
+    assert "resourceVersion" not in stored["metadata"]
+    services = cp.etcd.etcdctl("get", "/registry/services/specs/default/kubernetes", "--keys-only").stdout
+    assert "/registry/services/specs/default/kubernetes" in services
