@@ -129,7 +129,7 @@ class Cacher:
     def _key_of(self, obj: Object) -> str:
         meta = obj["metadata"]
         namespace = meta.get("namespace")
-        return self.prefix + (f"{namespace}/" if namespace else "") + meta["name"]
+        return self.prefix + (f"{namespace}/" if namespace else "") + str(meta["name"])
 
     async def _apply(self, batch: list[Event]) -> None:
         for event in batch:

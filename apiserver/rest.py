@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import builtins
 import copy
 import json
 import random
@@ -212,15 +213,15 @@ class ResourceREST:
                     await self.cacher.wait_for(parse_revision(rv))
                 except storage.Unavailable as error:
                     raise errors.StatusError(504, "Timeout", str(error)) from None
-            items, revision = self.cacher.list(predicate, prefix)
-            return self._list_object(items, revision)
+            cached, revision = self.cacher.list(predicate, prefix)
+            return self._list_object(cached, revision)
         revision = 0
         start: str | None = None
         if options.continue_token:
             revision, start = _parse_continue(options.continue_token, prefix)
         elif rv not in ("", "0") and match in ("", "Exact"):
             revision = parse_revision(rv)
-        items: list[Object] = []
+        items: builtins.list[Object] = []
         while True:
             want = options.limit - len(items) if options.limit else 0
             try:
@@ -248,7 +249,7 @@ class ResourceREST:
                 return self._list_object(items, revision, _continue_token(revision, start, prefix), remaining)
 
     def _list_object(
-        self, items: list[Object], revision: int, token: str = "", remaining: int | None = None
+        self, items: builtins.list[Object], revision: int, token: str = "", remaining: int | None = None
     ) -> Object:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}
         if token:

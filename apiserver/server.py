@@ -189,6 +189,7 @@ class APIServer:
         if path == "/apis":
             return json_response(200, discovery.api_group_list(self.registry))
         parts = path.strip("/").split("/")
+        found: dict[str, Any] | None
         if parts[0] == "api" and len(parts) == 2:
             found = discovery.api_resource_list(self.registry, "", parts[1])
         elif parts[0] == "apis" and len(parts) == 2:
@@ -198,10 +199,10 @@ class APIServer:
         elif path == "/openapi/v3":
             found = openapi.v3_index(self.registry)
         elif parts[:2] == ["openapi", "v3"] and len(parts) >= 3:
-            document = openapi.v3(self.registry, "/".join(parts[2:]))
-            if document is None:
+            v3 = openapi.v3(self.registry, "/".join(parts[2:]))
+            if v3 is None:
                 raise routing.not_found()
-            return Response(200, document.body, codec.JSON, {"ETag": f'"{document.hash}"'})
+            return Response(200, v3.body, codec.JSON, {"ETag": f'"{v3.hash}"'})
         else:
             found = None
         if found is None:
@@ -272,19 +273,19 @@ class APIServer:
         if info.verb == "patch":
             return await self._patch(rest, info, request, dry_run)
         if info.verb == "delete":
-            body = (
+            options_body = (
                 codec.decode(request.body, request.headers.get("content-type"))
                 if request.body.strip()
                 else None
             )
             deleted, obj = await rest.delete(
-                namespace, name or "", query.delete_options(q, body), dry_run=dry_run
+                namespace, name or "", query.delete_options(q, options_body), dry_run=dry_run
             )
             if deleted and info.resource.kind != "Pod":
                 return json_response(200, _success(info.resource, obj), accept)
             return json_response(200, obj, accept)
         if info.verb == "deletecollection":
-            body = (
+            collection_body = (
                 codec.decode(request.body, request.headers.get("content-type"))
                 if request.body.strip()
                 else None
@@ -292,7 +293,7 @@ class APIServer:
             listed = await rest.delete_collection(
                 namespace,
                 query.list_options(info.resource, q),
-                query.delete_options(q, body),
+                query.delete_options(q, collection_body),
                 dry_run=dry_run,
             )
             return json_response(200, listed, accept)

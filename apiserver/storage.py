@@ -9,6 +9,7 @@ with preconditions never removes a newer object.
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -196,7 +197,7 @@ class Store:
             raise KeyNotFound(key)
         return decode(deleted.prev_kvs[0].value, response.header.revision)
 
-    async def watch(self, prefix: str, after: int) -> AsyncIterator[list[Event]]:
+    async def watch(self, prefix: str, after: int) -> AsyncIterator[builtins.list[Event]]:
         """Batches of changes under `prefix` after revision `after`, in order, forever; TooOld
         when `after` was compacted away. An empty batch is a progress notification."""
         try:
