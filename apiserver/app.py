@@ -14,30 +14,38 @@ from fastapi.responses import Response as HTTPResponse
 from fastapi.responses import StreamingResponse
 
 from apiserver import authn
-from apiserver.server import APIServer, Request
+from apiserver.server import APIServer, Request, status_response
+from kubeapi import errors
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+DRAIN_FACTOR = 8
 
 
 def create_app(api: APIServer) -> FastAPI:
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
+    limit = api.options.max_request_bytes
+
     async def endpoint(http: HTTPRequest) -> HTTPResponse:
-        request = Request(
-            method=http.method,
-            path=http.url.path,
-            query=dict(http.query_params),
-            headers={k.lower(): v for k, v in http.headers.items()},
-            body=await http.body(),
-            user=authn.user_of(http.scope.get("client")),
-        )
-        response = await api.handle(request)
+        body = await _read_body(http, limit)
+        if body is None:
+            response = status_response(errors.too_large(f"Request entity too large: limit is {limit}"))
+        else:
+            request = Request(
+                method=http.method,
+                path=http.url.path,
+                query=dict(http.query_params),
+                headers={k.lower(): v for k, v in http.headers.items()},
+                body=body,
+                user=authn.user_of(http.scope.get("client")),
+            )
+            response = await api.handle(request)
         if response.stream is not None:
             return StreamingResponse(
                 response.stream, status_code=response.status, media_type=response.content_type
             )
         return HTTPResponse(
-            response.body if request.method != "HEAD" else b"",
+            response.body if http.method != "HEAD" else b"",
             status_code=response.status,
             media_type=response.content_type,
             headers=response.headers,
@@ -45,6 +53,22 @@ def create_app(api: APIServer) -> FastAPI:
 
     app.add_api_route("/{path:path}", endpoint, methods=METHODS, include_in_schema=False)
     return app
+
+
+async def _read_body(http: HTTPRequest, limit: int) -> bytes | None:
+    """The body, or None when it is over `limit` bytes. An oversize body is still read (and
+    dropped) up to DRAIN_FACTOR times the limit, so the client, still sending, gets the 413."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in http.stream():
+        size += len(chunk)
+        if size > limit:
+            chunks.clear()
+            if size > DRAIN_FACTOR * limit:
+                break
+        else:
+            chunks.append(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 class _Server(uvicorn.Server):

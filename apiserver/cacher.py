@@ -32,6 +32,20 @@ class WatchEvent:
     revision: int
 
 
+def as_seen_through(event: Event, predicate: Predicate) -> WatchEvent | None:
+    """The event as a watcher with this filter sees it: an object that stops matching is DELETED
+    for it, one that starts matching ADDED; None when it concerns the watcher not at all."""
+    if event.type == "DELETED":
+        return WatchEvent("DELETED", event.object, event.revision) if predicate(event.object) else None
+    matches = predicate(event.object)
+    before = event.type == "MODIFIED" and event.previous is not None and predicate(event.previous)
+    if matches:
+        return WatchEvent("MODIFIED" if before else "ADDED", event.object, event.revision)
+    if before:
+        return WatchEvent("DELETED", event.object, event.revision)
+    return None
+
+
 class CacheWatcher:
     def __init__(self, cacher: Cacher, predicate: Predicate) -> None:
         self._cacher = cacher
@@ -47,16 +61,9 @@ class CacheWatcher:
         self._wake.set()
 
     def offer(self, event: Event) -> None:
-        if event.type == "DELETED":
-            if self._predicate(event.object):
-                self._push(WatchEvent("DELETED", event.object, event.revision))
-            return
-        matches = self._predicate(event.object)
-        before = event.type == "MODIFIED" and event.previous is not None and self._predicate(event.previous)
-        if matches:
-            self._push(WatchEvent("MODIFIED" if before else "ADDED", event.object, event.revision))
-        elif before:
-            self._push(WatchEvent("DELETED", event.object, event.revision))
+        seen = as_seen_through(event, self._predicate)
+        if seen is not None:
+            self._push(seen)
 
     def _push(self, event: WatchEvent) -> None:
         if len(self._queue) >= MAX_BACKLOG:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from apiserver import storage
-from apiserver.cacher import Cacher, Predicate
+from apiserver.cacher import Cacher, Predicate, as_seen_through
 from apiserver.storage import Object, Store
 from apiserver.strategy import (
     Strategy,
@@ -287,8 +287,10 @@ class ResourceREST:
             )
         try:
             watcher = self.cacher.watch(after, predicate)
-        except storage.TooOld as error:
-            yield {"type": "ERROR", "object": errors.expired(str(error)).to_status()}
+        except storage.TooOld:
+            assert after is not None
+            async for from_store in self._watch_store(prefix, after, predicate, options):
+                yield from_store
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (options.timeout if options.timeout is not None else 1800.0)
@@ -317,6 +319,35 @@ class ResourceREST:
         finally:
             if not watcher.closed:
                 watcher.close()
+
+    async def _watch_store(
+        self, prefix: str, after: int, predicate: Predicate, options: ListOptions
+    ) -> AsyncIterator[Object]:
+        """A watch from before the cache's window (a client resuming after an apiserver restart):
+        straight from the store, which still has the history unless it was compacted (410)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (options.timeout if options.timeout is not None else 1800.0)
+        stream = self.store.watch(prefix, after).__aiter__()
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    batch = await asyncio.wait_for(stream.__anext__(), remaining)
+                except TimeoutError:
+                    return
+                except StopAsyncIteration:
+                    return
+                except storage.TooOld as error:
+                    yield {"type": "ERROR", "object": errors.expired(str(error)).to_status()}
+                    return
+                for event in batch:
+                    seen = as_seen_through(event, predicate)
+                    if seen is not None:
+                        yield {"type": seen.type, "object": seen.object}
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
 
     def _bookmark(self, revision: int, *, initial_end: bool = False) -> Object:
         meta: dict[str, Any] = {"resourceVersion": str(revision)}

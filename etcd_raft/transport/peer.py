@@ -28,6 +28,7 @@ log = logging.getLogger("etcd_raft.transport")
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 SNAPSHOT_CHUNK_BYTES = 1024 * 1024
+MERGE_BYTES = 4 * 1024 * 1024
 
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -167,12 +168,24 @@ class PeerSender:
             if call.done():
                 return  # leave the queue alone: a dead stream would lose the batch
             try:
-                await call.write(self._pending.popleft())
+                await call.write(self._next_write())
             except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
                 return
             if not self._active:
                 self._active = True
                 log.info("peer %x is active again (%s)", self.id, self.urls[self._url_index].url)
+
+    def _next_write(self) -> peer_pb2.MessageBatch:
+        """The next queued batch, with the ones queued behind it while the last write was in flight
+        (up to MERGE_BYTES): one stream write costs about as much as a small batch is worth."""
+        batch = self._pending.popleft()
+        if not self._pending:
+            return batch
+        size = batch.ByteSize()
+        while self._pending and size + (following := self._pending[0].ByteSize()) <= MERGE_BYTES:
+            batch.messages.extend(self._pending.popleft().messages)
+            size += following
+        return batch
 
     def _stream_failed(self, url: PeerURL, code: grpc.StatusCode, details: str | None) -> None:
         if self._active:
