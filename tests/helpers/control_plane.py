@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from helpers.etcd_cluster import Cluster
 from helpers.etcd_member import Member, free_port
 from pki import PkiSpec, init_pki
 
@@ -20,6 +21,9 @@ REAL_ETCD = ("/usr/bin/etcd",)
 
 
 class ControlPlane:
+    """`store` "kplane" or "etcd" (one member), or "kplane-3" (three kplane-etcd members, whose
+    own PKI then signs the apiserver's etcd client certificate)."""
+
     def __init__(self, root: Path, store: str = "kplane") -> None:
         self.root = root
         self.store = store
@@ -32,10 +36,17 @@ class ControlPlane:
         self.home.mkdir(exist_ok=True)
         command = REAL_ETCD if store == "etcd" else Member.command
         self.etcd = Member(self.pki, root / "etcd", command=command)
+        self.cluster = Cluster(root / "store", 3) if store == "kplane-3" else None
         self.apiserver: subprocess.Popen[bytes] | None = None
 
     def argv(self) -> list[str]:
         pki = self.pki
+        etcd_pki = self.cluster.pki if self.cluster is not None else pki
+        endpoints = (
+            ",".join(node.client_url for node in self.cluster.nodes)
+            if self.cluster is not None
+            else self.etcd.endpoint
+        )
         return [
             sys.executable,
             "-m",
@@ -43,10 +54,10 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             f"--secure-port={self.port}",
-            f"--etcd-servers={self.etcd.endpoint}",
-            f"--etcd-cafile={pki}/etcd/ca.crt",
-            f"--etcd-certfile={pki}/apiserver-etcd-client.crt",
-            f"--etcd-keyfile={pki}/apiserver-etcd-client.key",
+            f"--etcd-servers={endpoints}",
+            f"--etcd-cafile={etcd_pki}/etcd/ca.crt",
+            f"--etcd-certfile={etcd_pki}/apiserver-etcd-client.crt",
+            f"--etcd-keyfile={etcd_pki}/apiserver-etcd-client.key",
             f"--tls-cert-file={pki}/apiserver.crt",
             f"--tls-private-key-file={pki}/apiserver.key",
             f"--client-ca-file={pki}/ca.crt",
@@ -55,7 +66,12 @@ class ControlPlane:
         ]
 
     def start(self) -> None:
-        self.etcd.start()
+        if self.cluster is not None:
+            for node in self.cluster.nodes:
+                self.cluster.start(node)
+            self.cluster.wait_for_leader()
+        else:
+            self.etcd.start()
         self.start_apiserver()
 
     def start_apiserver(self) -> None:
@@ -76,7 +92,11 @@ class ControlPlane:
 
     def stop(self) -> None:
         self.stop_apiserver()
-        self.etcd.stop()
+        if self.cluster is not None:
+            for node in self.cluster.nodes:
+                self.cluster.stop(node, signal.SIGKILL)
+        else:
+            self.etcd.stop()
 
     def ssl_context(self, cert: bool = True) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))

@@ -3,7 +3,9 @@ the right `Status` every time (and nothing half-written), and the official Pytho
 (list, create, patch, and a watch resumed from a resourceVersion across an apiserver restart)."""
 
 import json
+import signal
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -224,3 +226,55 @@ def test_the_python_client_lists_creates_patches_and_watches_across_a_restart(cp
     thread.join(timeout=20)
     assert seen == [("MODIFIED", ["a", "b", "c"]), ("DELETED", ["a", "b", "c"])]
     assert created.metadata.uid
+
+
+def test_no_watch_event_is_lost_or_doubled_when_the_store_leader_dies(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """An apiserver on three kplane-etcd members; a client watches configmaps while they are
+    created one by one and the store's leader is killed halfway: every create the client saw
+    acknowledged arrives exactly once, in resourceVersion order."""
+    plane = ControlPlane(tmp_path_factory.mktemp("cp-3"), "kplane-3")
+    try:
+        plane.start()
+        api = python_client(plane)
+        start = api.list_namespaced_config_map("default").metadata.resource_version
+        events: list[tuple[str, str, int]] = []
+
+        def follow() -> None:
+            watcher = k8s_watch.Watch()
+            for event in watcher.stream(
+                api.list_namespaced_config_map, "default", resource_version=start, timeout_seconds=40
+            ):
+                meta = event["object"].metadata
+                events.append((event["type"], meta.name, int(meta.resource_version)))
+                if meta.name == "last":
+                    watcher.stop()
+
+        thread = threading.Thread(target=follow)
+        thread.start()
+        assert plane.cluster is not None
+        created = []
+        for n in range(40):
+            if n == 20:
+                leader = plane.cluster.node_of(plane.cluster.wait_for_leader())
+                plane.cluster.stop(leader, signal.SIGKILL)
+            body = k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=f"cm-{n}"))
+            for _ in range(50):  # a create during the election may fail; try again until it lands
+                try:
+                    api.create_namespaced_config_map("default", body)
+                    created.append(f"cm-{n}")
+                    break
+                except k8s.ApiException as error:
+                    if error.status == 409:  # an earlier try went through after all
+                        created.append(f"cm-{n}")
+                        break
+                    time.sleep(0.2)
+        api.create_namespaced_config_map("default", k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="last")))
+        thread.join(timeout=60)
+        added = [name for kind, name, _ in events if kind == "ADDED"]
+        assert added == [*created, "last"]
+        revisions = [rv for _, _, rv in events]
+        assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
+    finally:
+        plane.stop()
