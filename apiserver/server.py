@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver import codec, discovery, metrics, openapi, query, routing, scale, tables
+from apiserver import codec, discovery, metrics, openapi, pods, query, routing, scale, tables
 from apiserver.allocator import Allocator, ip_range, port_range
 from apiserver.authn import User
 from apiserver.cacher import Cacher
@@ -240,6 +240,8 @@ class APIServer:
             raise routing.not_found()
         if sub == "scale":
             return await self._scale(rest, info, request, query.dry_run(q))
+        if sub in ("binding", "eviction", "approval"):
+            return await self._pod_or_csr_subresource(rest, info, request, query.dry_run(q))
         if sub not in (None, "status", "finalize"):
             raise errors.method_not_supported(f"{info.resource.name}/{sub}", info.verb)
         if info.verb == "list":
@@ -327,6 +329,28 @@ class APIServer:
             raise errors.method_not_supported(f"{info.resource.name}/scale", info.verb)
         updated = await rest.patch(namespace, name, change, dry_run=dry_run)
         return json_response(200, scale.to_scale(updated), accept)
+
+    async def _pod_or_csr_subresource(
+        self, rest: ResourceREST, info: routing.RequestInfo, request: Request, dry_run: bool
+    ) -> Response:
+        namespace, name, sub = info.namespace or "", info.name or "", info.subresource
+        accept = request.headers.get("accept")
+        if sub == "approval" and info.verb == "get":
+            return json_response(200, await rest.get(None, name), accept)
+        if (sub, info.verb) not in (("binding", "create"), ("eviction", "create"), ("approval", "update")):
+            raise errors.method_not_supported(f"{info.resource.name}/{sub}", info.verb)
+        body = codec.decode(request.body, request.headers.get("content-type"))
+        if sub == "binding":
+            return json_response(201, await pods.bind(rest, namespace, name, body, dry_run=dry_run), accept)
+        if sub == "eviction":
+            budgets = self.rest[("policy", "v1", "poddisruptionbudgets")]
+            return json_response(
+                201, await pods.evict(rest, budgets, namespace, name, body, dry_run=dry_run), accept
+            )
+        approved = await rest.patch(
+            None, name, lambda csr: pods.approve(csr, body), subresource="status", dry_run=dry_run
+        )
+        return json_response(200, approved, accept)
 
     async def _finalize(
         self, rest: ResourceREST, name: str, body: dict[str, Any], dry_run: bool

@@ -162,6 +162,11 @@ def prepare_for_update(strategy: Strategy, new: Object, old: Object, *, subresou
             new["status"] = status
         return new
     meta = new.setdefault("metadata", {})
+    if subresource == "binding":  # the apiserver's own write: nodeName and PodScheduled together
+        for key in IMMUTABLE_META:
+            if key in old_meta:
+                meta[key] = old_meta[key]
+        return new
     for key in IMMUTABLE_META:
         if key in old_meta:
             meta[key] = old_meta[key]

@@ -278,3 +278,91 @@ def test_no_watch_event_is_lost_or_doubled_when_the_store_leader_dies(
         assert revisions == sorted(revisions) and len(set(revisions)) == len(revisions)
     finally:
         plane.stop()
+
+
+def post_json(cp: ControlPlane, path: str, obj: dict) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code, body, _ = cp.request(
+        "POST", path, json.dumps(obj).encode(), headers={"Content-Type": "application/json"}
+    )
+    return code, json.loads(body)
+
+
+def test_binding_puts_a_pod_on_a_node_once(cp: ControlPlane) -> None:
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bindme"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert post_json(cp, pods, pod)[0] == 201
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "bindme"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "node-1"},
+    }
+    code, status = post_json(cp, f"{pods}/bindme/binding", binding)
+    assert code == 201 and status["status"] == "Success"
+    bound = json.loads(cp.request("GET", f"{pods}/bindme")[1])
+    assert bound["spec"]["nodeName"] == "node-1"
+    assert {"type": "PodScheduled", "status": "True"}.items() <= bound["status"]["conditions"][0].items()
+    code, status = post_json(
+        cp, f"{pods}/bindme/binding", {**binding, "target": {"kind": "Node", "name": "node-2"}}
+    )
+    assert code == 409 and status["reason"] == "Conflict"
+
+
+def test_eviction_respects_the_disruption_budget(cp: ControlPlane) -> None:
+    pods = "/api/v1/namespaces/default/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "evictme", "labels": {"app": "guarded"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    assert post_json(cp, pods, pod)[0] == 201
+    running = json.loads(cp.request("GET", f"{pods}/evictme")[1])
+    running["status"] = {"phase": "Running"}
+    assert (
+        cp.request(
+            "PUT",
+            f"{pods}/evictme/status",
+            json.dumps(running).encode(),
+            headers={"Content-Type": "application/json"},
+        )[0]
+        == 200
+    )
+    pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets"
+    pdb = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "guard"},
+        "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}},
+    }
+    assert post_json(cp, pdbs, pdb)[0] == 201
+    eviction = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "evictme"}}
+    code, status = post_json(cp, f"{pods}/evictme/eviction", eviction)
+    assert code == 429 and status["reason"] == "TooManyRequests"
+    stored = json.loads(cp.request("GET", f"{pdbs}/guard")[1])
+    stored["status"] = {
+        "disruptionsAllowed": 1,
+        "currentHealthy": 1,
+        "desiredHealthy": 1,
+        "expectedPods": 1,
+        "observedGeneration": 1,
+    }
+    assert (
+        cp.request(
+            "PUT",
+            f"{pdbs}/guard/status",
+            json.dumps(stored).encode(),
+            headers={"Content-Type": "application/json"},
+        )[0]
+        == 200
+    )
+    code, status = post_json(cp, f"{pods}/evictme/eviction", eviction)
+    assert code == 201, status
+    assert cp.request("GET", f"{pods}/evictme")[0] == 404
+    budget = json.loads(cp.request("GET", f"{pdbs}/guard")[1])["status"]
+    assert budget["disruptionsAllowed"] == 0 and "evictme" in budget["disruptedPods"]
