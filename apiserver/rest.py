@@ -94,6 +94,14 @@ class ResourceREST:
         self.clock = clock
         self.rng = rng or random.Random()
 
+    # ---- the stored form (an identity but for kinds kept in another group's shape) ----
+
+    def to_storage(self, obj: Object) -> Object:
+        return obj
+
+    def from_storage(self, obj: Object) -> Object:
+        return obj
+
     # ---- keys and errors ----
 
     def key(self, namespace: str | None, name: str) -> str:
@@ -167,7 +175,9 @@ class ResourceREST:
             if dry_run:
                 return new
             try:
-                return await self.store.create(self.key(namespace, name), new)
+                return self.from_storage(
+                    await self.store.create(self.key(namespace, name), self.to_storage(new))
+                )
             except storage.KeyExists:
                 if meta.get("name"):
                     raise errors.already_exists(self.resource.name, name, self.resource.group) from None
@@ -182,10 +192,10 @@ class ResourceREST:
             found = self.cacher.objects.get(self.key(namespace, name))
             if found is None:
                 raise self.not_found(name)
-            return found
+            return self.from_storage(found)
         revision = parse_revision(resource_version) if resource_version not in ("", "0") else 0
         try:
-            return await self.store.get(self.key(namespace, name), revision=revision)
+            return self.from_storage(await self.store.get(self.key(namespace, name), revision=revision))
         except storage.StorageError as error:
             raise self._storage_error(error, name) from error
 
@@ -260,7 +270,7 @@ class ResourceREST:
             "kind": self.resource.list_kind,
             "apiVersion": self.resource.group_version,
             "metadata": meta,
-            "items": items,
+            "items": [self.from_storage(item) for item in items],
         }
 
     async def watch(self, namespace: str | None, options: ListOptions) -> AsyncIterator[Object]:
@@ -315,7 +325,7 @@ class ResourceREST:
                     if options.allow_bookmarks:
                         yield self._bookmark(self.cacher.revision)
                     continue
-                yield {"type": event.type, "object": event.object}
+                yield {"type": event.type, "object": self.from_storage(event.object)}
         finally:
             if not watcher.closed:
                 watcher.close()
@@ -345,7 +355,7 @@ class ResourceREST:
                 for event in batch:
                     seen = as_seen_through(event, predicate)
                     if seen is not None:
-                        yield {"type": seen.type, "object": seen.object}
+                        yield {"type": seen.type, "object": self.from_storage(seen.object)}
         finally:
             await stream.aclose()  # type: ignore[attr-defined]
 
@@ -397,7 +407,10 @@ class ResourceREST:
             raise self._storage_error(error, name) from error
         if wanted and wanted != current["metadata"]["resourceVersion"]:
             raise self.conflict(name)
-        return 200, await self._write_update(key, current, obj, subresource=subresource, dry_run=dry_run)
+        stored = await self._write_update(
+            key, current, self.to_storage(obj), subresource=subresource, dry_run=dry_run
+        )
+        return 200, self.from_storage(stored)
 
     async def _write_update(
         self, key: str, current: Object, obj: Object, *, subresource: str | None, dry_run: bool
@@ -432,7 +445,7 @@ class ResourceREST:
                 current = await self.store.get(key)
             except storage.StorageError as error:
                 raise self._storage_error(error, name) from error
-            patched = apply(copy.deepcopy(current))
+            patched = apply(self.from_storage(copy.deepcopy(current)))
             if not isinstance(patched, dict):
                 raise errors.bad_request("the patch did not produce an object")
             self.check_body(patched, namespace)
@@ -443,9 +456,10 @@ class ResourceREST:
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise self.conflict(name)
             try:
-                return await self._write_update(
-                    key, current, patched, subresource=subresource, dry_run=dry_run
+                stored = await self._write_update(
+                    key, current, self.to_storage(patched), subresource=subresource, dry_run=dry_run
                 )
+                return self.from_storage(stored)
             except errors.StatusError as error:
                 if error.reason == "Conflict" and not wanted:
                     continue
@@ -482,14 +496,14 @@ class ResourceREST:
             self._check_preconditions(current, options.get("preconditions") or {})
             marked = self._mark_for_deletion(current, options)
             if dry_run:
-                return marked is None, marked or current
+                return marked is None, self.from_storage(marked or current)
             revision = int(current["metadata"]["resourceVersion"])
             try:
                 if marked is None:
-                    return True, await self.store.delete(key, revision)
+                    return True, self.from_storage(await self.store.delete(key, revision))
                 if same_content(marked, current):
-                    return False, current
-                return False, await self.store.update(key, marked, revision)
+                    return False, self.from_storage(current)
+                return False, self.from_storage(await self.store.update(key, marked, revision))
             except storage.Conflict:
                 continue
             except storage.StorageError as error:

@@ -18,6 +18,7 @@ from apiserver import codec, discovery, metrics, openapi, pods, query, routing, 
 from apiserver.allocator import Allocator, ip_range, port_range
 from apiserver.authn import User
 from apiserver.cacher import Cacher
+from apiserver.events import EventsREST
 from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
 from apiserver.rest import ResourceREST
 from apiserver.services import ServiceREST
@@ -107,7 +108,9 @@ class APIServer:
                     )
                     cacher = cachers_by_prefix[prefix] = Cacher(store, prefix, max(size, 100))
                 self.cachers[ident] = cacher
-            if (resource.group, resource.name) == ("", "services"):
+            if (resource.group, resource.name) == ("events.k8s.io", "events"):
+                self.rest[ident] = EventsREST(resource, store, cacher, clock=clock)
+            elif (resource.group, resource.name) == ("", "services"):
                 self.rest[ident] = ServiceREST(
                     resource, store, cacher, clock=clock, ips=self.service_ips, ports=self.node_ports
                 )

@@ -366,3 +366,30 @@ def test_eviction_respects_the_disruption_budget(cp: ControlPlane) -> None:
     assert cp.request("GET", f"{pods}/evictme")[0] == 404
     budget = json.loads(cp.request("GET", f"{pdbs}/guard")[1])["status"]
     assert budget["disruptionsAllowed"] == 0 and "evictme" in budget["disruptedPods"]
+
+
+def test_events_of_both_groups_are_one_key_space(cp: ControlPlane) -> None:
+    new_style = {
+        "apiVersion": "events.k8s.io/v1",
+        "kind": "Event",
+        "metadata": {"name": "ev1"},
+        "eventTime": "2026-11-26T10:00:00.000000Z",
+        "regarding": {"kind": "Pod", "name": "web", "namespace": "default"},
+        "note": "pulled the image",
+        "reason": "Pulled",
+        "type": "Normal",
+        "action": "Pull",
+        "reportingController": "kplane.io/kubelet",
+        "reportingInstance": "node-1",
+    }
+    assert post_json(cp, "/apis/events.k8s.io/v1/namespaces/default/events", new_style)[0] == 201
+    core = json.loads(cp.request("GET", "/api/v1/namespaces/default/events/ev1")[1])
+    assert core["apiVersion"] == "v1" and core["message"] == "pulled the image"
+    assert core["involvedObject"]["name"] == "web" and core["reportingComponent"] == "kplane.io/kubelet"
+    listed = json.loads(cp.request("GET", "/apis/events.k8s.io/v1/namespaces/default/events")[1])
+    mine = [e for e in listed["items"] if e["metadata"]["name"] == "ev1"]
+    assert mine[0]["note"] == "pulled the image" and mine[0]["apiVersion"] == "events.k8s.io/v1"
+    selected = cp.request("GET", "/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dweb")
+    assert [e["metadata"]["name"] for e in json.loads(selected[1])["items"]] == ["ev1"]
+    stored = json.loads(cp.etcd.etcdctl("get", "/registry/events/default/ev1", "--print-value-only").stdout)
+    assert stored["apiVersion"] == "v1" and "involvedObject" in stored
