@@ -11,7 +11,7 @@ import copy
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,8 +86,10 @@ class ResourceREST:
         *,
         clock: Clock,
         rng: random.Random | None = None,
+        namespace_lifecycle: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.resource = resource
+        self.namespace_lifecycle = namespace_lifecycle
         self.store = store
         self.cacher = cacher
         self.strategy: Strategy = strategy_for(resource)
@@ -162,6 +164,8 @@ class ResourceREST:
                 [errors.Cause("FieldValueRequired", "name or generateName is required", "metadata.name")],
                 self.resource.group,
             )
+        if self.resource.namespaced and namespace and self.namespace_lifecycle is not None:
+            await self.namespace_lifecycle(namespace)
         for _ in range(8):  # a generated name may collide; upstream retries too
             new = prepare_for_create(
                 self.strategy,

@@ -108,17 +108,59 @@ class APIServer:
                     )
                     cacher = cachers_by_prefix[prefix] = Cacher(store, prefix, max(size, 100))
                 self.cachers[ident] = cacher
+            lifecycle = self.namespace_lifecycle
             if (resource.group, resource.name) == ("events.k8s.io", "events"):
-                self.rest[ident] = EventsREST(resource, store, cacher, clock=clock)
+                self.rest[ident] = EventsREST(
+                    resource, store, cacher, clock=clock, namespace_lifecycle=lifecycle
+                )
             elif (resource.group, resource.name) == ("", "services"):
                 self.rest[ident] = ServiceREST(
-                    resource, store, cacher, clock=clock, ips=self.service_ips, ports=self.node_ports
+                    resource,
+                    store,
+                    cacher,
+                    clock=clock,
+                    namespace_lifecycle=lifecycle,
+                    ips=self.service_ips,
+                    ports=self.node_ports,
                 )
             else:
-                self.rest[ident] = ResourceREST(resource, store, cacher, clock=clock, rng=random.Random())
+                self.rest[ident] = ResourceREST(
+                    resource, store, cacher, clock=clock, rng=random.Random(), namespace_lifecycle=lifecycle
+                )
         self._cachers = list(cachers_by_prefix.values())
         self._read_slots = asyncio.Semaphore(options.max_requests_inflight or 1_000_000)
         self._write_slots = asyncio.Semaphore(options.max_mutating_requests_inflight or 1_000_000)
+
+    async def namespace_lifecycle(self, namespace: str) -> None:
+        """Upstream's NamespaceLifecycle admission: nothing is created in a namespace that does not
+        exist (404) or is being deleted (403). The watch cache answers; the store when it has not
+        seen the namespace yet (just created through another apiserver)."""
+        namespaces = self.rest[("", "v1", "namespaces")]
+        found = None
+        if namespaces.cacher is not None and namespaces.cacher.ready.is_set():
+            found = namespaces.cacher.objects.get(namespaces.key(None, namespace))
+        if found is None:
+            found = await namespaces.get(None, namespace)  # raises NotFound
+        if (
+            found.get("metadata", {}).get("deletionTimestamp")
+            or found.get("status", {}).get("phase") == "Terminating"
+        ):
+            raise errors.StatusError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+                {
+                    "name": namespace,
+                    "kind": "namespaces",
+                    "causes": [
+                        {
+                            "reason": "NamespaceTerminating",
+                            "message": f"namespace {namespace} is being terminated",
+                            "field": "metadata.namespace",
+                        }
+                    ],
+                },
+            )
 
     def rest_for(self, resource: Resource) -> ResourceREST:
         return self.rest[(resource.group, resource.version, resource.name)]

@@ -393,3 +393,23 @@ def test_events_of_both_groups_are_one_key_space(cp: ControlPlane) -> None:
     assert [e["metadata"]["name"] for e in json.loads(selected[1])["items"]] == ["ev1"]
     stored = json.loads(cp.etcd.etcdctl("get", "/registry/events/default/ev1", "--print-value-only").stdout)
     assert stored["apiVersion"] == "v1" and "involvedObject" in stored
+
+
+def test_nothing_is_created_in_a_missing_or_terminating_namespace(cp: ControlPlane) -> None:
+    configmap = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    code, status = post_json(cp, "/api/v1/namespaces/nowhere/configmaps", configmap)
+    assert code == 404 and status["message"] == 'namespaces "nowhere" not found'
+    assert (
+        post_json(
+            cp,
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}},
+        )[0]
+        == 201
+    )
+    code, body, _ = cp.request("DELETE", "/api/v1/namespaces/doomed")
+    assert (
+        code == 200 and json.loads(body)["status"]["phase"] == "Terminating"
+    )  # its finalizer waits for the controller
+    code, status = post_json(cp, "/api/v1/namespaces/doomed/configmaps", configmap)
+    assert code == 403 and status["reason"] == "Forbidden" and "being terminated" in status["message"]
