@@ -224,6 +224,8 @@ class APIServer:
         if path in ("/healthz", "/livez", "/readyz"):
             return await self._health(path, request.query)
         if path == "/metrics":
+            for (group, _, name), cacher in self.cachers.items():
+                metrics.STORAGE_OBJECTS.labels(f"{name}.{group}" if group else name).set(len(cacher.objects))
             return Response(200, metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path in ("/api", "/apis") and discovery.wants_aggregated(accept):
             document = discovery.aggregated(self.registry, legacy_core=path == "/api")

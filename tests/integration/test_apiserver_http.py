@@ -413,3 +413,17 @@ def test_nothing_is_created_in_a_missing_or_terminating_namespace(cp: ControlPla
     )  # its finalizer waits for the controller
     code, status = post_json(cp, "/api/v1/namespaces/doomed/configmaps", configmap)
     assert code == 403 and status["reason"] == "Forbidden" and "being terminated" in status["message"]
+
+
+def test_metrics_use_kube_apiservers_names(cp: ControlPlane) -> None:
+    cp.request("GET", "/api/v1/namespaces/default/configmaps")
+    code, body, headers = cp.request("GET", "/metrics")
+    text = body.decode()
+    assert code == 200 and headers["content-type"].startswith("text/plain")
+    assert (
+        'apiserver_request_total{code="200",group="",resource="configmaps",subresource="",verb="LIST",version="v1"}'
+        in text
+    )
+    assert "apiserver_request_duration_seconds_bucket" in text
+    assert 'apiserver_storage_objects{resource="namespaces"}' in text
+    assert "apiserver_watch_events_total" in text
