@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from apiserver.rest import SYSTEM_WRITE
 from apiserver.server import APIServer
 from componentbase.klog import get_logger
 from kubeapi import errors
@@ -58,7 +59,11 @@ async def bootstrap(api: APIServer) -> None:
             }
         ],
     }
-    await _rest(api, "endpoints").update("default", "kubernetes", endpoints)
+    token = SYSTEM_WRITE.set(True)  # upstream's reconciler writes below validation too
+    try:
+        await _rest(api, "endpoints").update("default", "kubernetes", endpoints)
+    finally:
+        SYSTEM_WRITE.reset(token)
     log.info("Bootstrapped the system namespaces and the kubernetes service", ip=first_ip)
 
 
@@ -69,5 +74,8 @@ async def bootstrap_until_done(api: APIServer) -> None:
             await bootstrap(api)
             return
         except errors.StatusError as error:
+            if error.code < 500:
+                log.error("Bootstrap failed", reason=error.message)
+                return
             log.info("Bootstrap waiting for the store", reason=error.message)
             await asyncio.sleep(1)

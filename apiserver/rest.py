@@ -12,6 +12,7 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,10 +28,24 @@ from apiserver.strategy import (
     strategy_for,
     timestamp,
 )
-from kubeapi import errors
+from kubeapi import errors, managedfields, schema
+from kubeapi.defaults import apply_defaults, job_selector_and_labels
 from kubeapi.resources import Resource
+from kubeapi.validation.kinds import validate as validate_kind
+from kubeapi.validation.schema import apply_field_validation
 
 Clock = Callable[[], datetime]
+# The field manager of the request being served (server.py sets it): create, update and patch
+# record the fields they change for it in metadata.managedFields; None for server-side apply,
+# which keeps its own books, and for the apiserver's own writes.
+FIELD_MANAGER: ContextVar[str | None] = ContextVar("field_manager", default=None)
+# The request's fieldValidation directive (None: the body is ours, not a client's) and the Warning
+# headers its decoding produced, which server.py sends.
+FIELD_VALIDATION: ContextVar[str | None] = ContextVar("field_validation", default=None)
+WARNINGS: ContextVar[list[str] | None] = ContextVar("warnings", default=None)
+# Set for the apiserver's own writes that upstream makes below validation (the endpoint
+# reconciler's kubernetes Endpoints, which may name a loopback address on a one-host cluster).
+SYSTEM_WRITE: ContextVar[bool] = ContextVar("system_write", default=False)
 WATCH_IDLE_BOOKMARK = 60.0  # seconds between bookmarks on a quiet watch (upstream: about a minute)
 CONFLICT_MESSAGE = (
     "the object has been modified; please apply your changes to the latest version and try again"
@@ -65,6 +80,11 @@ def _parse_continue(token: str, prefix: str) -> tuple[int, str]:
     if start.startswith("/") or ".." in start.split("/"):
         raise errors.bad_request("invalid continue token: bad start key")
     return revision, prefix + start
+
+
+def _group_version(obj: Object) -> tuple[str, str]:
+    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
+    return group, version
 
 
 def parse_revision(text: str, what: str = "resourceVersion") -> int:
@@ -103,6 +123,44 @@ class ResourceREST:
 
     def from_storage(self, obj: Object) -> Object:
         return obj
+
+    def track(self, old: Object | None, new: Object, subresource: str | None) -> Object:
+        """`new` with the request's field manager recorded for what it changed from `old`."""
+        manager = FIELD_MANAGER.get()
+        if manager is None:
+            return new
+        return managedfields.update_managed_fields(
+            old, new, manager=manager, now=timestamp(self.clock()), subresource=subresource or ""
+        )
+
+    # ---- admission: decoding checks, defaults, validation ----
+
+    def decoded(self, obj: Object, options_kind: str) -> Object:
+        """A client's body as upstream's decoder leaves it: type errors are 400; unknown fields
+        400 under fieldValidation=Strict, dropped with a Warning otherwise."""
+        directive = FIELD_VALIDATION.get()
+        node = schema.for_kind(self.resource.group, self.resource.version, self.resource.kind)
+        if directive is None or node is None:
+            return obj
+        checked, warnings = apply_field_validation(obj, node, directive, options_kind=options_kind)
+        collected = WARNINGS.get()
+        if collected is not None:
+            collected.extend(warnings)
+        return dict(checked)
+
+    @staticmethod
+    def defaulted(obj: Object, old: Object | None = None) -> Object:
+        group, version = _group_version(obj)
+        return apply_defaults(group, version, obj.get("kind", ""), obj, old=old)
+
+    def validate(self, obj: Object, old: Object | None = None) -> None:
+        """422 Invalid with a cause per field, for the stored form of the object."""
+        if SYSTEM_WRITE.get():
+            return
+        group, version = _group_version(obj)
+        causes = validate_kind(group, version, obj.get("kind", ""), obj, old=old)
+        if causes:
+            raise errors.invalid(obj.get("kind", ""), obj.get("metadata", {}).get("name", ""), causes, group)
 
     # ---- keys and errors ----
 
@@ -166,6 +224,7 @@ class ResourceREST:
             )
         if self.resource.namespaced and namespace and self.namespace_lifecycle is not None:
             await self.namespace_lifecycle(namespace)
+        obj = self.defaulted(self.to_storage(self.track(None, self.decoded(obj, "CreateOptions"), None)))
         for _ in range(8):  # a generated name may collide; upstream retries too
             new = prepare_for_create(
                 self.strategy,
@@ -176,12 +235,13 @@ class ResourceREST:
                 rng=self.rng,
             )
             name = new["metadata"]["name"]
+            if new.get("kind") == "Job":
+                job_selector_and_labels(new, new["metadata"]["uid"])
+            self.validate(new)
             if dry_run:
-                return new
+                return self.from_storage(new)
             try:
-                return self.from_storage(
-                    await self.store.create(self.key(namespace, name), self.to_storage(new))
-                )
+                return self.from_storage(await self.store.create(self.key(namespace, name), new))
             except storage.KeyExists:
                 if meta.get("name"):
                     raise errors.already_exists(self.resource.name, name, self.resource.group) from None
@@ -411,16 +471,20 @@ class ResourceREST:
             raise self._storage_error(error, name) from error
         if wanted and wanted != current["metadata"]["resourceVersion"]:
             raise self.conflict(name)
-        stored = await self._write_update(
-            key, current, self.to_storage(obj), subresource=subresource, dry_run=dry_run
-        )
+        body = self.to_storage(self.decoded(obj, "UpdateOptions"))
+        stored = await self._write_update(key, current, body, subresource=subresource, dry_run=dry_run)
         return 200, self.from_storage(stored)
 
     async def _write_update(
         self, key: str, current: Object, obj: Object, *, subresource: str | None, dry_run: bool
     ) -> Object:
         name = current["metadata"]["name"]
-        new = prepare_for_update(self.strategy, obj, current, subresource=subresource)
+        tracked = self.defaulted(self.track(current, obj, subresource), current)
+        new = prepare_for_update(self.strategy, tracked, current, subresource=subresource)
+        if "managedFields" in tracked.get("metadata", {}):  # the status path rebuilds from `current`
+            new["metadata"]["managedFields"] = tracked["metadata"]["managedFields"]
+        # A binding is the apiserver's own write of a field no client update may change.
+        self.validate(new, None if subresource == "binding" else current)
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if same_content(new, current):
             return current
@@ -461,7 +525,11 @@ class ResourceREST:
                 raise self.conflict(name)
             try:
                 stored = await self._write_update(
-                    key, current, self.to_storage(patched), subresource=subresource, dry_run=dry_run
+                    key,
+                    current,
+                    self.to_storage(self.decoded(patched, "PatchOptions")),
+                    subresource=subresource,
+                    dry_run=dry_run,
                 )
                 return self.from_storage(stored)
             except errors.StatusError as error:

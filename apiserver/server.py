@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from apiserver import codec, discovery, metrics, openapi, pods, query, routing, scale, tables
+from apiserver import codec, discovery, metrics, openapi, pods, query, routing, scale, strategy, tables
+from apiserver import rest as rest_module
 from apiserver.allocator import Allocator, ip_range, port_range
 from apiserver.authn import User
 from apiserver.cacher import Cacher
@@ -23,7 +24,8 @@ from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
 from apiserver.rest import ResourceREST
 from apiserver.services import ServiceREST
 from apiserver.storage import StorageError, Store
-from kubeapi import errors
+from kubeapi import apply, errors, managedfields, schema
+from kubeapi import patch as patches
 from kubeapi.resources import BUILTIN_REGISTRY, Registry, Resource
 
 KUBERNETES_VERSION = {
@@ -38,6 +40,7 @@ KUBERNETES_VERSION = {
     "platform": "linux/amd64",
 }
 LONG_RUNNING = ("watch",)
+_OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
 MUTATING = ("create", "update", "patch", "delete", "deletecollection")
 
 
@@ -279,12 +282,32 @@ class APIServer:
     # ---- resources ----
 
     async def _resource(self, info: routing.RequestInfo, request: Request) -> Response:
+        """Writes first note the request's field manager and fieldValidation (contextvars read by
+        the REST layer) and send back the Warning headers decoding produced."""
         rest = self.rest_for(info.resource)
+        q = request.query
+        if info.resource.namespaced and info.namespace is None and info.verb not in ("list", "watch"):
+            raise routing.not_found()
+        if info.verb in ("create", "update", "patch"):
+            manager = q.get("fieldManager") or managedfields.default_manager(
+                request.headers.get("user-agent", "")
+            )
+            managedfields.validate_options(_OPTIONS_KIND[info.verb], manager)
+            rest_module.FIELD_MANAGER.set(manager)
+            rest_module.FIELD_VALIDATION.set(q.get("fieldValidation", ""))
+            warnings: list[str] = []
+            rest_module.WARNINGS.set(warnings)
+            response = await self._serve_verb(rest, info, request)
+            if warnings:  # RFC 7234 warn-code 299, as kube-apiserver sends them
+                quoted = ['299 - "' + warning.replace('"', '\\"') + '"' for warning in warnings]
+                response.headers["Warning"] = ", ".join(quoted)
+            return response
+        return await self._serve_verb(rest, info, request)
+
+    async def _serve_verb(self, rest: ResourceREST, info: routing.RequestInfo, request: Request) -> Response:
         accept = request.headers.get("accept")
         q = request.query
         namespace, name, sub = info.namespace, info.name, info.subresource
-        if info.resource.namespaced and namespace is None and info.verb not in ("list", "watch"):
-            raise routing.not_found()
         if sub == "scale":
             return await self._scale(rest, info, request, query.dry_run(q))
         if sub in ("binding", "eviction", "approval"):
@@ -413,11 +436,11 @@ class APIServer:
     async def _patch(
         self, rest: ResourceREST, info: routing.RequestInfo, request: Request, dry_run: bool
     ) -> Response:
-        from kubeapi import patch as patches
-        from kubeapi import schema
-
         content_type = codec.media_type(request.headers.get("content-type"))
         node = schema.for_kind(info.resource.group, info.resource.version, info.resource.kind)
+        accept = request.headers.get("accept")
+        if content_type == patches.APPLY_PATCH:
+            return await self._server_side_apply(rest, info, request, node, dry_run)
 
         def apply(current: dict[str, Any]) -> dict[str, Any]:
             return patches.apply_patch(current, request.body, content_type, node)
@@ -425,6 +448,49 @@ class APIServer:
         patched = await rest.patch(
             info.namespace, info.name or "", apply, subresource=info.subresource, dry_run=dry_run
         )
+        return json_response(200, patched, accept)
+
+    async def _server_side_apply(
+        self,
+        rest: ResourceREST,
+        info: routing.RequestInfo,
+        request: Request,
+        node: schema.Node | None,
+        dry_run: bool,
+    ) -> Response:
+        """`kubectl apply --server-side`: create (201) when absent, else merge with field ownership."""
+        q = request.query
+        manager = q.get("fieldManager", "")
+        force = q.get("force", "").lower() in ("true", "1")
+        managedfields.validate_options("PatchOptions", manager, apply=True, force=force)
+        applied = codec.decode(request.body, codec.YAML)  # the body is YAML or JSON (JSON is YAML)
+        now = strategy.timestamp(self.clock())
+        name, subresource = info.name or "", info.subresource or ""
+
+        def merge(current: dict[str, Any] | None) -> dict[str, Any]:
+            return apply.server_side_apply(
+                current,
+                applied,
+                manager=manager,
+                force=force,
+                schema_node=node,
+                now=now,
+                subresource=subresource,
+            )
+
+        token = rest_module.FIELD_MANAGER.set(None)  # the apply keeps its own books
+        try:
+            try:
+                patched = await rest.patch(
+                    info.namespace, name, merge, subresource=info.subresource, dry_run=dry_run
+                )
+            except errors.StatusError as error:
+                if error.code != 404 or info.subresource is not None:
+                    raise
+                created = await rest.create(info.namespace, merge(None), dry_run=dry_run)
+                return json_response(201, created, request.headers.get("accept"))
+        finally:
+            rest_module.FIELD_MANAGER.reset(token)
         return json_response(200, patched, request.headers.get("accept"))
 
     async def _table_events(

@@ -23,8 +23,13 @@ def default_service(service: Object) -> Object:
     if spec["type"] != "ExternalName":
         spec.setdefault("internalTrafficPolicy", "Cluster")
         spec.setdefault("ipFamilyPolicy", "SingleStack")
-    if spec["type"] in NODE_PORT_TYPES:
+    if spec["type"] in NODE_PORT_TYPES or spec.get("externalIPs"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
+    if spec["type"] == "LoadBalancer":
+        spec.setdefault("allocateLoadBalancerNodePorts", True)
+    if spec["sessionAffinity"] == "ClientIP":
+        client_ip = spec.setdefault("sessionAffinityConfig", {}).setdefault("clientIP", {})
+        client_ip.setdefault("timeoutSeconds", 10800)
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         if "targetPort" not in port and "port" in port:

@@ -116,9 +116,9 @@ class ControlPlane:
         req = urllib.request.Request(self.url + path, data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, context=self.ssl_context(cert), timeout=10) as response:
-                return response.status, response.read(), dict(response.headers)
+                return response.status, response.read(), {k.lower(): v for k, v in response.headers.items()}
         except urllib.error.HTTPError as error:
-            return error.code, error.read(), dict(error.headers)
+            return error.code, error.read(), {k.lower(): v for k, v in error.headers.items()}
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

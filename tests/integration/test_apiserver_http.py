@@ -427,3 +427,24 @@ def test_metrics_use_kube_apiservers_names(cp: ControlPlane) -> None:
     assert "apiserver_request_duration_seconds_bucket" in text
     assert 'apiserver_storage_objects{resource="namespaces"}' in text
     assert "apiserver_watch_events_total" in text
+
+
+def test_invalid_labels_give_422_with_a_cause_per_field_and_warn_mode_warns(cp: ControlPlane) -> None:
+    bad = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "Bad_Name", "labels": {"ok": "fine", "bad key": "x", "k": "-bad value-"}},
+    }
+    code, status = post_json(cp, "/api/v1/namespaces/default/configmaps", bad)
+    assert code == 422 and status["reason"] == "Invalid"
+    fields = sorted(cause["field"] for cause in status["details"]["causes"])
+    assert fields == ["metadata.labels", "metadata.labels", "metadata.name"]
+    assert cp.request("GET", "/api/v1/namespaces/default/configmaps/Bad_Name")[0] == 404  # nothing written
+    odd = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "warned"}, "dta": {"a": "1"}}
+    code, body, headers = cp.request(
+        "POST",
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Warn",
+        json.dumps(odd).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert code == 201 and 'unknown field \\"dta\\"' in headers["warning"] and "dta" not in json.loads(body)

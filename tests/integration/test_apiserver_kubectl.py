@@ -199,3 +199,54 @@ def test_objects_are_stored_as_json_under_kube_apiservers_keys(cp: ControlPlane)
     assert "resourceVersion" not in stored["metadata"]
     services = cp.etcd.etcdctl("get", "/registry/services/specs/default/kubernetes", "--keys-only").stdout
     assert "/registry/services/specs/default/kubernetes" in services
+
+
+def test_server_side_apply_owns_fields_and_reports_conflicts(cp: ControlPlane, tmp_path: Path) -> None:
+    manifest = tmp_path / "ssa.yaml"
+    manifest.write_text(DEPLOYMENT.replace("name: web", "name: ssa"))
+    assert "serverside-applied" in cp.kubectl("apply", "--server-side", "-f", str(manifest)).stdout
+    applied = json.loads(cp.kubectl("get", "deploy", "ssa", "-o", "json", "--show-managed-fields").stdout)
+    managers = {(e["manager"], e["operation"]) for e in applied["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers
+    cp.kubectl("scale", "deployment", "ssa", "--replicas=5")  # another manager takes spec.replicas
+    manifest.write_text(DEPLOYMENT.replace("name: web", "name: ssa").replace("replicas: 2", "replicas: 3"))
+    conflict = cp.kubectl("apply", "--server-side", "-f", str(manifest), check=False)
+    assert (
+        conflict.returncode != 0
+        and "conflict" in conflict.stderr.lower()
+        and ".spec.replicas" in conflict.stderr
+    )
+    cp.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(manifest))
+    assert cp.kubectl("get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}").stdout == "3"
+
+
+def test_invalid_objects_and_unknown_fields_are_refused_with_upstreams_messages(
+    cp: ControlPlane, tmp_path: Path
+) -> None:
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(DEPLOYMENT.replace("name: web", "name: typo").replace("replicas: 2", "replica: 2"))
+    refused = cp.kubectl("apply", "-f", str(misspelt), check=False)
+    assert refused.returncode != 0 and 'strict decoding error: unknown field "spec.replica"' in refused.stderr
+    mismatched = tmp_path / "mismatched.yaml"
+    mismatched.write_text(
+        DEPLOYMENT.replace("name: web", "name: odd").replace(
+            "matchLabels: {app: web}", "matchLabels: {app: other}"
+        )
+    )
+    refused = cp.kubectl("apply", "-f", str(mismatched), check=False)
+    assert refused.returncode != 0
+    assert (
+        "spec.template.metadata.labels" in refused.stderr
+        and "`selector` does not match template `labels`" in refused.stderr
+    )
+    bad_label = cp.kubectl("create", "configmap", "lbl", check=False)
+    assert bad_label.returncode == 0
+    refused = cp.kubectl("label", "configmap", "lbl", "bad key=x", check=False)
+    assert refused.returncode != 0
+    defaults = json.loads(cp.kubectl("get", "deploy", "web", "-o", "json").stdout)
+    assert defaults["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}
+    container = defaults["spec"]["template"]["spec"]["containers"][0]
+    assert (
+        container["imagePullPolicy"] == "IfNotPresent"
+        and container["terminationMessagePath"] == "/dev/termination-log"
+    )
