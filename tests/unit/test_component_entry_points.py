@@ -9,7 +9,6 @@ import pytest
 from deploy.components import COMPONENTS
 
 NOT_BUILT = {
-    "apiserver": "kplane-apiserver",
     "scheduler": "kplane-scheduler",
     "controller_manager": "kplane-controller-manager",
     "kubelet": "kplane-kubelet",
@@ -34,4 +33,14 @@ def test_launcher_knows_every_component_in_start_order() -> None:
         "kubelet",
         "kube-proxy",
     ]
-    assert [c.name for c in COMPONENTS if c.built] == ["etcd"]
+    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver"]
+
+
+def test_the_apiserver_without_its_required_flags_says_which_in_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "apiserver"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == "kplane-apiserver: error: --etcd-servers must be specified\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "apiserver", "--no-such-flag"], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no-such-flag" in result.stderr
