@@ -197,9 +197,17 @@ class FieldSet:
         return FieldSet(set(self.members), {pe: c.copy() for pe, c in self.children.items()})
 
     def union(self, other: FieldSet) -> FieldSet:
-        children = {pe: c.copy() for pe, c in self.children.items()}
+        """Sets are built once (insert) and then only combined into new ones, so the result
+        shares the subtrees only one side has instead of copying them (it did: a quarter of an
+        apiserver's CPU per pod create)."""
+        if other.empty():
+            return self
+        if self.empty():
+            return other
+        children = dict(self.children)
         for pe, c in other.children.items():
-            children[pe] = children[pe].union(c) if pe in children else c.copy()
+            mine = children.get(pe)
+            children[pe] = c if mine is None else mine.union(c)
         return FieldSet(self.members | other.members, children)
 
     def intersection(self, other: FieldSet) -> FieldSet:
@@ -211,9 +219,11 @@ class FieldSet:
 
     def difference(self, other: FieldSet) -> FieldSet:
         """The paths of self not in other (a member of other removes that path, not its subtree)."""
+        if other.empty():
+            return self  # shared, as union shares: sets are not changed once built
         children = {}
         for pe, c in self.children.items():
-            rest = c.difference(other.children[pe]) if pe in other.children else c.copy()
+            rest = c.difference(other.children[pe]) if pe in other.children else c
             if not rest.empty():
                 children[pe] = rest
         return FieldSet(self.members - other.members, children)
@@ -224,7 +234,7 @@ class FieldSet:
         for pe, c in self.children.items():
             if pe in other.members:
                 continue
-            rest = c.recursive_difference(other.children[pe]) if pe in other.children else c.copy()
+            rest = c.recursive_difference(other.children[pe]) if pe in other.children else c
             if not rest.empty():
                 children[pe] = rest
         return FieldSet(self.members - other.members, children)

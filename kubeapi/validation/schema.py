@@ -239,6 +239,8 @@ def apply_field_validation(
     directive = directive or DEFAULT_DIRECTIVE
     if messages and directive == "Strict":
         raise decode_error(kind, version, "strict decoding error: " + ", ".join(messages))
+    if not unknown:
+        return obj, []  # nothing to drop: skip a third walk of the object
     return drop_unknown(obj, schema_node), messages if directive == "Warn" else []
 
 
