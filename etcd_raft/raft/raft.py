@@ -469,6 +469,15 @@ class Raft:
     def _step_leader(self, m: Message) -> None:
         t = m.type
         if t == MsgBeat:
+            # Once per heartbeat interval a peer that stopped answering may be sent one more MsgApp
+            # (a probe, or a slot of a full window). Doing it per heartbeat *response* instead lets
+            # a burst of responses (a link that held them through a partition) each send a full
+            # MsgApp, hundreds of megabytes in one Ready (newer etcd-io/raft paces probes this way).
+            for peer_id, peer_progress in self.trk.progress.items():
+                if peer_id != self.id:
+                    peer_progress.probe_sent = False
+                    if peer_progress.state == REPLICATE and peer_progress.inflights.full():
+                        peer_progress.inflights.free_first_one()
             self._bcast_heartbeat()
             return
         if t == MsgCheckQuorum:
@@ -505,11 +514,7 @@ class Raft:
                 self._handle_append_success(m)
         elif t == MsgHeartbeatResp:
             pr.recent_active = True
-            pr.probe_sent = False
-            # Free one slot so a full window of lost MsgApps cannot stall the peer forever.
-            if pr.state == REPLICATE and pr.inflights.full():
-                pr.inflights.free_first_one()
-            if pr.match < self.log.last_index():
+            if pr.match < self.log.last_index():  # sends only if MsgBeat unpaused the peer
                 self._send_append(m.from_)
             if not m.context:
                 return
