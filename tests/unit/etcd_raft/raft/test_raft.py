@@ -310,6 +310,26 @@ def test_replication_streams_up_to_the_inflight_window_then_waits() -> None:
     assert c.nodes[2].sm.values[-10:] == [b"%d" % i for i in range(10)]
 
 
+def test_a_burst_of_heartbeat_responses_sends_one_probe_per_heartbeat_interval() -> None:
+    """A link that held a follower's responses through a partition delivers hundreds at once:
+    each must not send a full MsgApp (the leader would build them all in one Ready)."""
+    c = leader_cluster()
+    c.isolate(2)
+    for i in range(5):
+        c.raw(1).propose(b"%d" % i)
+    c.stabilize()
+    leader = c.raw(1)
+    leader.report_unreachable(2)
+    assert leader.status().progress[2].state == ProgressState.PROBE
+    c.tick(c.raft(1).heartbeat_timeout)  # the heartbeat interval unpauses 2 for one probe
+    c.stabilize()
+    term = c.raft(1).term
+    for _ in range(100):
+        leader.step(Message(MT.MsgHeartbeatResp, to=1, from_=2, term=term))
+    sent = [m for m in leader.ready().messages if m.type == MT.MsgApp and m.to == 2]
+    assert len(sent) <= 1
+
+
 def test_a_new_leader_overwrites_a_follower_s_uncommitted_conflicting_entries() -> None:
     c = leader_cluster(pre_vote=False, check_quorum=False)
     c.isolate(1)
