@@ -42,7 +42,7 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     # gRPC's own reconnect backoff starts at 1 s and grows to 2 min; a member restarting must be
     # reachable again within an election timeout or two.
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1_000),
+    ("grpc.max_reconnect_backoff_ms", 500),
     # The connect timeout (gRPC names it the minimum reconnect backoff; default 20 s): a dial made
     # while the peer was unreachable must not hang on for long after it is back (etcd: 1 s).
     ("grpc.min_reconnect_backoff_ms", 1_000),

@@ -47,7 +47,7 @@ class Transport:
         on_unreachable: Callable[[int], None],
         on_snapshot_status: Callable[[int, bool], None],
         queue_size: int = QUEUE_SIZE,
-        backoff: tuple[float, float] = (0.05, 1.0),
+        backoff: tuple[float, float] = (0.05, 0.5),
     ) -> None:
         """`backoff`: the first and the longest pause before redialing a peer whose stream failed."""
         if tls is not None:
