@@ -250,3 +250,29 @@ def test_invalid_objects_and_unknown_fields_are_refused_with_upstreams_messages(
         container["imagePullPolicy"] == "IfNotPresent"
         and container["terminationMessagePath"] == "/dev/termination-log"
     )
+
+
+def test_describe_shows_the_object_and_its_events(cp: ControlPlane) -> None:
+    cp.kubectl("create", "deployment", "described", "--image=busybox")
+    uid = cp.kubectl("get", "deploy", "described", "-o", "jsonpath={.metadata.uid}").stdout
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": "described.1", "namespace": "default"},
+        "involvedObject": {
+            "kind": "Deployment",
+            "name": "described",
+            "namespace": "default",
+            "apiVersion": "apps/v1",
+            "uid": uid,
+        },
+        "reason": "ScalingReplicaSet",
+        "message": "Scaled up replica set described-abc to 1",
+        "type": "Normal",
+        "source": {"component": "deployment-controller"},
+        "count": 1,
+    }
+    cp.kubectl("create", "-f", "-", stdin=json.dumps(event))
+    described = cp.kubectl("describe", "deployment", "described").stdout
+    assert "Name:" in described and "described" in described and "busybox" in described
+    assert "ScalingReplicaSet" in described and "Scaled up replica set described-abc to 1" in described
