@@ -169,6 +169,8 @@ class Options:
     max_mutating_requests_inflight: int
     max_request_bytes: int
     watch_cache_sizes: dict[str, int] = field(default_factory=dict)
+    service_account_signing_key_file: str = ""
+    service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
     flags: Flags | None = None  # everything else, for the issues that use it
 
 
@@ -224,5 +226,9 @@ def from_flags(flags: Flags) -> Options:
         max_mutating_requests_inflight=flags["max-mutating-requests-inflight"],
         max_request_bytes=flags["max-request-bytes"],
         watch_cache_sizes=_watch_cache_sizes(flags["watch-cache-sizes"]),
+        service_account_signing_key_file=flags["service-account-signing-key-file"],
+        service_account_issuer=(
+            flags["service-account-issuer"] or ["https://kubernetes.default.svc.cluster.local"]
+        )[0],
         flags=flags,
     )

@@ -24,6 +24,7 @@ from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
 from apiserver.rest import ResourceREST
 from apiserver.services import ServiceREST
 from apiserver.storage import StorageError, Store
+from apiserver.tokens import TokenIssuer
 from kubeapi import apply, errors, managedfields, schema
 from kubeapi import patch as patches
 from kubeapi.resources import BUILTIN_REGISTRY, Registry, Resource
@@ -89,6 +90,11 @@ class APIServer:
         self.options = options
         self.registry = registry
         self.clock = clock
+        self.tokens: TokenIssuer | None = None
+        if options.service_account_signing_key_file:
+            self.tokens = TokenIssuer(
+                options.service_account_signing_key_file, options.service_account_issuer
+            )
         self.cachers: dict[tuple[str, str, str], Cacher] = {}
         self.service_ips = Allocator(
             store, store.key("ranges", None, "serviceips"), ip_range(options.service_cluster_ip_range)
@@ -310,6 +316,8 @@ class APIServer:
         namespace, name, sub = info.namespace, info.name, info.subresource
         if sub == "scale":
             return await self._scale(rest, info, request, query.dry_run(q))
+        if sub == "token":
+            return await self._token(rest, info, request)
         if sub in ("binding", "eviction", "approval"):
             return await self._pod_or_csr_subresource(rest, info, request, query.dry_run(q))
         if sub not in (None, "status", "finalize"):
@@ -421,6 +429,18 @@ class APIServer:
             None, name, lambda csr: pods.approve(csr, body), subresource="status", dry_run=dry_run
         )
         return json_response(200, approved, accept)
+
+    async def _token(self, rest: ResourceREST, info: routing.RequestInfo, request: Request) -> Response:
+        if info.verb != "create":
+            raise errors.method_not_supported("serviceaccounts/token", info.verb)
+        if self.tokens is None:
+            raise errors.StatusError(
+                503, "ServiceUnavailable", "no --service-account-signing-key-file: tokens cannot be issued"
+            )
+        service_account = await rest.get(info.namespace, info.name or "")
+        body = codec.decode(request.body, request.headers.get("content-type"))
+        answered = self.tokens.token_request(service_account, body, self.clock())
+        return json_response(201, answered, request.headers.get("accept"))
 
     async def _finalize(
         self, rest: ResourceREST, name: str, body: dict[str, Any], dry_run: bool

@@ -63,6 +63,9 @@ class ControlPlane:
             f"--client-ca-file={pki}/ca.crt",
             "--service-cluster-ip-range=10.96.0.0/12",
             "--authorization-mode=Node,RBAC",
+            f"--service-account-signing-key-file={pki}/sa.key",
+            f"--service-account-key-file={pki}/sa.pub",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         ]
 
     def start(self) -> None:

@@ -276,3 +276,24 @@ def test_describe_shows_the_object_and_its_events(cp: ControlPlane) -> None:
     described = cp.kubectl("describe", "deployment", "described").stdout
     assert "Name:" in described and "described" in described and "busybox" in described
     assert "ScalingReplicaSet" in described and "Scaled up replica set described-abc to 1" in described
+
+
+def test_create_token_issues_a_jwt_signed_with_the_service_account_key(cp: ControlPlane) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    cp.kubectl("create", "serviceaccount", "robot")
+    token = cp.kubectl("create", "token", "robot", "--audience=api", "--duration=1h").stdout.strip()
+    header, payload, signature = token.split(".")
+
+    def unpad(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    claims = json.loads(unpad(payload))
+    assert claims["sub"] == "system:serviceaccount:default:robot" and claims["aud"] == ["api"]
+    assert claims["exp"] - claims["iat"] == 3600
+    assert claims["iss"] == "https://kubernetes.default.svc.cluster.local"
+    public = serialization.load_pem_public_key((cp.pki / "sa.pub").read_bytes())
+    public.verify(unpad(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg,arg-type]
