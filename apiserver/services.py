@@ -127,19 +127,41 @@ class ServiceREST(ResourceREST):
         for port in ports:
             await self.ports.release(port)
 
-    async def update(
-        self,
-        namespace: str | None,
-        name: str,
-        obj: Object,
-        *,
-        subresource: str | None = None,
-        dry_run: bool = False,
-    ) -> tuple[int, Object]:
-        if subresource is None:
-            current = await self.get(namespace, name)
-            obj = self._keep_allocations(default_service(obj), current)
-        return await super().update(namespace, name, obj, subresource=subresource, dry_run=dry_run)
+    async def _write_update(
+        self, key: str, current: Object, obj: Object, *, subresource: str | None, dry_run: bool
+    ) -> Object:
+        """Updates and patches keep the allocations (clusterIP is immutable), take node ports for
+        ports that need them now (a type change to NodePort) and give back the ones no longer used."""
+        if subresource is not None:
+            return await super()._write_update(key, current, obj, subresource=subresource, dry_run=dry_run)
+        service = self._keep_allocations(default_service(obj), current)
+        name = current["metadata"]["name"]
+        taken: list[int] = []
+        try:
+            if service["spec"].get("type") in NODE_PORT_TYPES:
+                for index, port in enumerate(service["spec"].get("ports") or []):
+                    if not port.get("nodePort"):
+                        port["nodePort"] = await self._allocate_port(name, index, None, dry_run)
+                        taken.append(port["nodePort"])
+            else:  # upstream's dropTypeDependentFields: what only node-port types may hold goes
+                spec = service["spec"]
+                for port in spec.get("ports") or []:
+                    port.pop("nodePort", None)
+                spec.pop("healthCheckNodePort", None)
+                if not spec.get("externalIPs"):
+                    spec.pop("externalTrafficPolicy", None)
+            if service["spec"].get("type") != "LoadBalancer":
+                service["spec"].pop("allocateLoadBalancerNodePorts", None)
+            stored = await super()._write_update(key, current, service, subresource=None, dry_run=dry_run)
+        except BaseException:
+            if not dry_run:
+                await self._release(None, taken)
+            raise
+        if not dry_run:
+            kept = {p.get("nodePort") for p in stored.get("spec", {}).get("ports") or []}
+            dropped = [p["nodePort"] for p in current.get("spec", {}).get("ports") or [] if p.get("nodePort")]
+            await self._release(None, [port for port in dropped if port not in kept])
+        return stored
 
     def _keep_allocations(self, new: Object, current: Object) -> Object:
         """clusterIP is immutable (an empty one means "keep"); nodePorts of unchanged ports stay."""

@@ -297,3 +297,21 @@ def test_create_token_issues_a_jwt_signed_with_the_service_account_key(cp: Contr
     assert claims["iss"] == "https://kubernetes.default.svc.cluster.local"
     public = serialization.load_pem_public_key((cp.pki / "sa.pub").read_bytes())
     public.verify(unpad(signature), f"{header}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg,arg-type]
+
+
+def test_a_service_changing_type_takes_and_gives_back_node_ports(cp: ControlPlane) -> None:
+    cp.kubectl("create", "service", "clusterip", "flip", "--tcp=80:8080")
+    cluster_ip = cp.kubectl("get", "svc", "flip", "-o", "jsonpath={.spec.clusterIP}").stdout
+    cp.kubectl("patch", "svc", "flip", "-p", '{"spec":{"type":"NodePort"}}')
+    service = json.loads(cp.kubectl("get", "svc", "flip", "-o", "json").stdout)
+    node_port = service["spec"]["ports"][0]["nodePort"]
+    assert 30000 <= node_port <= 32767 and service["spec"]["clusterIP"] == cluster_ip
+    cp.kubectl("patch", "svc", "flip", "-p", '{"spec":{"type":"ClusterIP"}}')
+    assert (
+        "nodePort"
+        not in json.loads(cp.kubectl("get", "svc", "flip", "-o", "json").stdout)["spec"]["ports"][0]
+    )
+    # the port went back to the pool: another service may ask for exactly it
+    cp.kubectl("create", "service", "nodeport", "taker", "--tcp=80:8080", f"--node-port={node_port}")
+    immutable = cp.kubectl("patch", "svc", "flip", "-p", '{"spec":{"clusterIP":"10.96.0.99"}}', check=False)
+    assert immutable.returncode != 0 and "field is immutable" in immutable.stderr
