@@ -521,3 +521,36 @@ def test_a_certificate_from_another_ca_is_refused(
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(request, context=context, timeout=10)
     assert cp.request("GET", "/readyz")[0] == 200
+
+
+def test_a_watch_can_start_with_the_current_objects_and_a_bookmark_after_them(cp: ControlPlane) -> None:
+    assert (
+        post_json(
+            cp,
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "streamed"}},
+        )[0]
+        == 201
+    )
+    for n in range(3):
+        post_json(
+            cp,
+            "/api/v1/namespaces/streamed/configmaps",
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"s{n}"}},
+        )
+    query = (
+        "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&resourceVersion="
+        "&allowWatchBookmarks=true&timeoutSeconds=2"
+    )
+    code, body, _ = cp.request("GET", f"/api/v1/namespaces/streamed/configmaps?{query}")
+    events = [json.loads(line) for line in body.splitlines()]
+    assert code == 200
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:3]] == [
+        ("ADDED", f"s{n}") for n in range(3)
+    ]
+    bookmark = events[3]
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert int(bookmark["object"]["metadata"]["resourceVersion"]) >= max(
+        int(e["object"]["metadata"]["resourceVersion"]) for e in events[:3]
+    )
