@@ -90,12 +90,17 @@ def forbidden(message: str) -> StatusError:
     return StatusError(403, "Forbidden", message)
 
 
-def not_found(resource: str, name: str, group: str = "") -> StatusError:
-    qualified = _qualified(resource, group)
+def _about(resource: str, name: str, group: str) -> dict[str, Any]:
+    """Upstream's details for an error about one object: `kind` holds the resource (e.g. "pods")."""
     details: dict[str, Any] = {"name": name, "kind": resource}
     if group:
         details["group"] = group
-    return StatusError(404, "NotFound", f'{qualified} "{name}" not found', details)
+    return details
+
+
+def not_found(resource: str, name: str, group: str = "") -> StatusError:
+    qualified = _qualified(resource, group)
+    return StatusError(404, "NotFound", f'{qualified} "{name}" not found', _about(resource, name, group))
 
 
 def method_not_supported(resource: str, verb: str) -> StatusError:
@@ -108,20 +113,15 @@ def not_acceptable(message: str) -> StatusError:
 
 def already_exists(resource: str, name: str, group: str = "") -> StatusError:
     qualified = _qualified(resource, group)
-    details: dict[str, Any] = {"name": name, "kind": resource}
-    if group:
-        details["group"] = group
-    return StatusError(409, "AlreadyExists", f'{qualified} "{name}" already exists', details)
+    return StatusError(
+        409, "AlreadyExists", f'{qualified} "{name}" already exists', _about(resource, name, group)
+    )
 
 
 def conflict(resource: str, name: str, message: str, group: str = "") -> StatusError:
     qualified = _qualified(resource, group)
-    details: dict[str, Any] = {"name": name, "kind": resource}
-    if group:
-        details["group"] = group
-    return StatusError(
-        409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{name}": {message}', details
-    )
+    text = f'Operation cannot be fulfilled on {qualified} "{name}": {message}'
+    return StatusError(409, "Conflict", text, _about(resource, name, group))
 
 
 def gone(message: str) -> StatusError:
