@@ -4,8 +4,9 @@ Service (the first address of the service range) with Endpoints pointing at this
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
-from apiserver.rest import SYSTEM_WRITE
+from apiserver.rest import SYSTEM_WRITE, ResourceREST
 from apiserver.server import APIServer
 from componentbase.klog import get_logger
 from kubeapi import errors
@@ -16,15 +17,15 @@ log = get_logger(__name__)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def _rest(api: APIServer, name: str):  # type: ignore[no-untyped-def]
+def _rest(api: APIServer, name: str) -> ResourceREST:
     resource = BUILTIN_REGISTRY.get("", "v1", name)
     assert resource is not None
     return api.rest_for(resource)
 
 
-async def _ensure(create: object) -> None:
+async def _ensure(create: Awaitable[object]) -> None:
     try:
-        await create  # type: ignore[misc]
+        await create
     except errors.StatusError as error:
         if error.reason != "AlreadyExists":
             raise

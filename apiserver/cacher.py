@@ -55,6 +55,11 @@ class CacheWatcher:
         self.closed = False
         self.overflowed = False
 
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet taken."""
+        return len(self._queue)
+
     def preload(self, events: list[WatchEvent]) -> None:
         """The events a watch starts with (not counted against the backlog limit)."""
         self._queue.extend(events)

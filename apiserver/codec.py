@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from kubeapi import errors
+from kubeapi.protobuf import decode as decode_protobuf
 
 JSON = "application/json"
 YAML = "application/yaml"
@@ -29,7 +30,7 @@ def decode(body: bytes, content_type: str | None) -> dict[str, Any]:
         elif kind in (YAML, "application/x-yaml", "text/yaml"):
             obj = yaml.safe_load(body)
         elif kind == PROTOBUF:
-            obj = _decode_protobuf(body)
+            obj = decode_protobuf(body)
         else:
             raise errors.unsupported_media_type(content_type or "")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -39,14 +40,6 @@ def decode(body: bytes, content_type: str | None) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise errors.bad_request("the body of the request is not a JSON object")
     return obj
-
-
-def _decode_protobuf(body: bytes) -> Any:
-    try:
-        from kubeapi.protobuf import decode as decode_protobuf
-    except ImportError:  # pragma: no cover - until kubeapi.protobuf lands
-        raise errors.unsupported_media_type(PROTOBUF) from None
-    return decode_protobuf(body)
 
 
 def wants_yaml(accept: str | None) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from apiserver.rest import ResourceREST
+from apiserver.rest import ListOptions, ResourceREST
 from apiserver.strategy import timestamp
 from kubeapi import errors, labels
 
@@ -59,7 +59,7 @@ async def evict(
     phase = pod.get("status", {}).get("phase")
     if phase not in ("Succeeded", "Failed", "Pending") and not pod["metadata"].get("deletionTimestamp"):
         pod_labels = pod["metadata"].get("labels") or {}
-        listed = await budgets.list(namespace, _everything())
+        listed = await budgets.list(namespace, ListOptions())
         covering = [
             pdb
             for pdb in listed["items"]
@@ -105,12 +105,6 @@ async def _record_disruption(budgets: ResourceREST, pdb: Object, pod: str, now: 
 
     meta = pdb["metadata"]
     await budgets.patch(meta["namespace"], meta["name"], change, subresource="status")
-
-
-def _everything() -> Any:
-    from apiserver.rest import ListOptions
-
-    return ListOptions()
 
 
 def _success(kind: str, name: str) -> Object:

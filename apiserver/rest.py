@@ -374,7 +374,7 @@ class ResourceREST:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return
-                if initial_pending and not watcher._queue:
+                if initial_pending and not watcher.pending:
                     initial_pending = False
                     yield self._bookmark(self.cacher.revision, initial_end=True)
                 event = await watcher.next(min(remaining, WATCH_IDLE_BOOKMARK))

@@ -353,28 +353,15 @@ class APIServer:
         if info.verb == "patch":
             return await self._patch(rest, info, request, dry_run)
         if info.verb == "delete":
-            options_body = (
-                codec.decode(request.body, request.headers.get("content-type"))
-                if request.body.strip()
-                else None
-            )
-            deleted, obj = await rest.delete(
-                namespace, name or "", query.delete_options(q, options_body), dry_run=dry_run
-            )
+            options = query.delete_options(q, _delete_options_body(request))
+            deleted, obj = await rest.delete(namespace, name or "", options, dry_run=dry_run)
             if deleted and info.resource.kind != "Pod":
                 return json_response(200, _success(info.resource, obj), accept)
             return json_response(200, obj, accept)
         if info.verb == "deletecollection":
-            collection_body = (
-                codec.decode(request.body, request.headers.get("content-type"))
-                if request.body.strip()
-                else None
-            )
+            options = query.delete_options(q, _delete_options_body(request))
             listed = await rest.delete_collection(
-                namespace,
-                query.list_options(info.resource, q),
-                query.delete_options(q, collection_body),
-                dry_run=dry_run,
+                namespace, query.list_options(info.resource, q), options, dry_run=dry_run
             )
             return json_response(200, listed, accept)
         raise errors.method_not_supported(info.resource.name, info.verb)
@@ -393,9 +380,6 @@ class APIServer:
                 return scale.with_replicas(parent, wanted)
 
         elif info.verb == "patch":
-            from kubeapi import patch as patches
-            from kubeapi import schema
-
             content_type = codec.media_type(request.headers.get("content-type"))
             node = schema.for_kind("autoscaling", "v1", "Scale")
 
@@ -560,6 +544,11 @@ class APIServer:
             api_version=tables.table_api_version(accept or "") or "meta.k8s.io/v1",
         )
         return json_response(200, table)
+
+
+def _delete_options_body(request: Request) -> dict[str, Any] | None:
+    """The DeleteOptions a DELETE may carry (kubectl sends one; curl users often none)."""
+    return codec.decode(request.body, request.headers.get("content-type")) if request.body.strip() else None
 
 
 def _success(resource: Resource, obj: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,15 +105,14 @@ class Store:
         return int(response.header.revision)
 
     async def create(self, key: str, obj: Object) -> Object:
+        data = encode(obj)
         try:
-            response = await self.client.txn(
-                [Compare.create_revision(key) == 0], [Op.put(key, encode(obj))], []
-            )
+            response = await self.client.txn([Compare.create_revision(key) == 0], [Op.put(key, data)], [])
         except EtcdError as error:
             raise _translate(error) from error
         if not response.succeeded:
             raise KeyExists(key)
-        return decode(encode(obj), response.header.revision)
+        return decode(data, response.header.revision)
 
     async def get(self, key: str, *, revision: int = 0) -> Object:
         try:
@@ -150,11 +149,10 @@ class Store:
     async def update(self, key: str, obj: Object, expected_revision: int) -> Object:
         """Write `obj` if the key is still at `expected_revision` (its mod_revision); else
         Conflict, or KeyNotFound when it is gone."""
+        data = encode(obj)
         try:
             response = await self.client.txn(
-                [Compare.mod_revision(key) == expected_revision],
-                [Op.put(key, encode(obj))],
-                [Op.get(key)],
+                [Compare.mod_revision(key) == expected_revision], [Op.put(key, data)], [Op.get(key)]
             )
         except EtcdError as error:
             raise _translate(error) from error
@@ -162,23 +160,7 @@ class Store:
             if not response.responses[0].response_range.kvs:
                 raise KeyNotFound(key)
             raise Conflict(key)
-        return decode(encode(obj), response.header.revision)
-
-    async def guaranteed_update(
-        self, key: str, change: Callable[[Object], Awaitable[Object | None]], *, attempts: int = 16
-    ) -> tuple[Object, Object]:
-        """Read, `change` (returning the new object, or None for no change), write; again on a
-        conflict. Returns (old, new). Raises KeyNotFound, or what `change` raises."""
-        for _ in range(attempts):
-            current = await self.get(key)
-            changed = await change(json.loads(json.dumps(current)))
-            if changed is None:
-                return current, current
-            try:
-                return current, await self.update(key, changed, int(current["metadata"]["resourceVersion"]))
-            except Conflict:
-                continue
-        raise Conflict(key)
+        return decode(data, response.header.revision)
 
     async def delete(self, key: str, expected_revision: int = 0) -> Object:
         """Remove the key (only at `expected_revision` when given); returns the deleted object with
