@@ -6,21 +6,26 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
+from apiserver.priority import system_priority_classes
 from apiserver.rest import SYSTEM_WRITE, ResourceREST
 from apiserver.server import APIServer
 from componentbase.klog import get_logger
 from kubeapi import errors
-from kubeapi.resources import BUILTIN_REGISTRY
+from kubeapi.resources import BUILTIN_REGISTRY, Resource
 
 log = get_logger(__name__)
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
-def _rest(api: APIServer, name: str) -> ResourceREST:
-    resource = BUILTIN_REGISTRY.get("", "v1", name)
+def _resource(group: str, name: str) -> Resource:
+    resource = BUILTIN_REGISTRY.get(group, "v1", name)
     assert resource is not None
-    return api.rest_for(resource)
+    return resource
+
+
+def _rest(api: APIServer, name: str) -> ResourceREST:
+    return api.rest_for(_resource("", name))
 
 
 async def _ensure(create: Awaitable[object]) -> None:
@@ -65,7 +70,10 @@ async def bootstrap(api: APIServer) -> None:
         await _rest(api, "endpoints").update("default", "kubernetes", endpoints)
     finally:
         SYSTEM_WRITE.reset(token)
-    log.info("Bootstrapped the system namespaces and the kubernetes service", ip=first_ip)
+    priority_classes = api.rest_for(_resource("scheduling.k8s.io", "priorityclasses"))
+    for priority_class in system_priority_classes():
+        await _ensure(priority_classes.create(None, priority_class))
+    log.info("Bootstrapped the system namespaces, priority classes and the kubernetes service", ip=first_ip)
 
 
 async def bootstrap_until_done(api: APIServer) -> None:

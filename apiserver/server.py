@@ -21,6 +21,7 @@ from apiserver.authn import User
 from apiserver.cacher import Cacher
 from apiserver.events import EventsREST
 from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
+from apiserver.priority import PodREST
 from apiserver.rest import ResourceREST
 from apiserver.services import ServiceREST
 from apiserver.storage import StorageError, Store
@@ -122,6 +123,11 @@ class APIServer:
                 self.rest[ident] = EventsREST(
                     resource, store, cacher, clock=clock, namespace_lifecycle=lifecycle
                 )
+            elif (resource.group, resource.name) == ("", "pods"):
+                self.rest[ident] = PodREST(
+                    resource, store, cacher, clock=clock, namespace_lifecycle=lifecycle,
+                    priority_classes=lambda: self.rest[("scheduling.k8s.io", "v1", "priorityclasses")],
+                )  # fmt: skip
             elif (resource.group, resource.name) == ("", "services"):
                 self.rest[ident] = ServiceREST(
                     resource,

@@ -93,6 +93,9 @@ def qos_class(pod: Object) -> str:
 _INITIAL_STATUS: dict[str, Callable[[Object], Object | None]] = {
     "Pod": _pod_status,
     "Namespace": _namespace_status,
+    # upstream's nodeStrategy keeps the status a client creates a Node with (kubelets register
+    # with their capacity; tests and simulators create nodes with status)
+    "Node": lambda node: node.get("status"),
 }
 
 

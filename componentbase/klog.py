@@ -184,6 +184,8 @@ def setup_logging(verbosity: int = 0, fmt: str = "text", stream: TextIO | None =
         root.removeHandler(previous)
     root.addHandler(handler)
     root.setLevel(verbosity_level(verbosity))
+    # httpx logs every request at INFO; client-go logs its requests from -v=6
+    logging.getLogger("httpx").setLevel(logging.INFO if verbosity >= 6 else logging.WARNING)
     logging.captureWarnings(True)
 
 

@@ -102,10 +102,30 @@ def apiserver(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
     )
 
 
+def scheduler(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
+    """kplane-scheduler as kubeadm runs kube-scheduler: its kubeconfig, leader election on, serving
+    /healthz on 127.0.0.1:10259 with a self-signed certificate kept in the state directory."""
+    flags = {
+        "kubeconfig": state.root / "scheduler.conf",
+        "authentication-kubeconfig": state.root / "scheduler.conf",
+        "authorization-kubeconfig": state.root / "scheduler.conf",
+        "bind-address": "127.0.0.1",
+        "leader-elect": "true",
+        "cert-dir": state.root / "run" / "scheduler-serving",
+    }
+    return ProcessSpec(
+        name="scheduler",
+        argv=[sys.executable, "-m", "scheduler", *(f"--{name}={value}" for name, value in flags.items())],
+        health_url="https://127.0.0.1:10259/healthz",
+        health_insecure=True,
+        address="https://127.0.0.1:10259",
+    )
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "2379/2380", issue=4, process=etcd),
     Component("apiserver", "6443", issue=5, process=apiserver),
-    Component("scheduler", "10259", issue=6),
+    Component("scheduler", "10259", issue=6, process=scheduler),
     Component("controller-manager", "10257", issue=7),
     Component("kubelet", "10250", issue=8),
     Component("kube-proxy", "10256/10249", issue=9),

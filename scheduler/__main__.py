@@ -1,11 +1,6 @@
-"""`kplane-scheduler` / `python -m scheduler`: not built yet; issue 6 builds it."""
+"""`python -m scheduler` runs kplane-scheduler."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-scheduler: not built yet (issue 6)")
-
+from scheduler.main import main
 
 if __name__ == "__main__":
     main()

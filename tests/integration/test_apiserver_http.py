@@ -316,6 +316,43 @@ def test_binding_puts_a_pod_on_a_node_once(cp: ControlPlane) -> None:
     assert code == 409 and status["reason"] == "Conflict"
 
 
+def test_a_pods_priority_class_becomes_its_priority(cp: ControlPlane) -> None:
+    """Upstream's Priority admission: the class's value and preemption policy, the system classes
+    built in, a globalDefault class for pods without a name, and 403 for a class that is missing."""
+    pods = "/api/v1/namespaces/default/pods"
+
+    def pod(name: str, **spec: object) -> dict[str, object]:
+        return {
+            "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec},
+        }
+
+    code, critical = post_json(cp, pods, pod("critical", priorityClassName="system-node-critical"))
+    assert code == 201
+    assert (critical["spec"]["priority"], critical["spec"]["preemptionPolicy"]) == (
+        2000001000,
+        "PreemptLowerPriority",
+    )
+    code, status = post_json(cp, pods, pod("unknown", priorityClassName="no-such-class"))
+    assert (code, status["reason"]) == (403, "Forbidden")
+    assert (
+        status["message"] == 'pods "unknown" is forbidden: no PriorityClass with name no-such-class was found'
+    )
+    code, status = post_json(cp, pods, pod("forged", priorityClassName="system-node-critical", priority=7))
+    assert code == 403 and "must not be provided in pod spec" in status["message"]
+
+    classes = "/apis/scheduling.k8s.io/v1/priorityclasses"
+    low = {"metadata": {"name": "everyone"}, "value": 5, "globalDefault": True, "preemptionPolicy": "Never"}
+    assert post_json(cp, classes, low)[0] == 201
+    try:
+        code, plain = post_json(cp, pods, pod("plain"))
+        assert code == 201
+        assert (plain["spec"]["priorityClassName"], plain["spec"]["priority"]) == ("everyone", 5)
+        assert plain["spec"]["preemptionPolicy"] == "Never"
+    finally:
+        cp.request("DELETE", f"{classes}/everyone")
+
+
 def test_eviction_respects_the_disruption_budget(cp: ControlPlane) -> None:
     pods = "/api/v1/namespaces/default/pods"
     pod = {

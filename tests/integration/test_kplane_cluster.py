@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +58,24 @@ def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[s
     status = kplane("status")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "host-network" in status.stdout and "not built yet" in status.stdout
+    assert any(line.split()[:3:2] == ["scheduler", "ok"] for line in status.stdout.splitlines()), (
+        status.stdout
+    )
+
+    def scheduler_lease_holder() -> str:
+        """The seed's `kubectl get leases -n kube-system`: the kube-scheduler lease and its holder."""
+        columns = "custom-columns=NAME:.metadata.name,HOLDER:.spec.holderIdentity"
+        leases = subprocess.run(
+            ["kubectl", "get", "leases", "-n", "kube-system", "-o", columns, "--no-headers"],
+            env=kplane_env, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        holders = dict(line.split()[:2] for line in leases.splitlines() if len(line.split()) >= 2)
+        return "" if holders.get("kube-scheduler", "<none>") == "<none>" else holders["kube-scheduler"]
+
+    deadline = time.monotonic() + 20
+    while not scheduler_lease_holder() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert scheduler_lease_holder()
 
     again = kplane("up")
     assert again.returncode == 0

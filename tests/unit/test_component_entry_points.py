@@ -3,13 +3,13 @@ lists it as not built and never starts it."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from deploy.components import COMPONENTS
 
 NOT_BUILT = {
-    "scheduler": "kplane-scheduler",
     "controller_manager": "kplane-controller-manager",
     "kubelet": "kplane-kubelet",
     "kubeproxy": "kplane-proxy",
@@ -33,7 +33,53 @@ def test_launcher_knows_every_component_in_start_order() -> None:
         "kubelet",
         "kube-proxy",
     ]
-    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver"]
+    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver", "scheduler"]
+
+
+BAD_PLUGIN_ARGS = """
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection: {kubeconfig: /dev/null}
+profiles:
+- pluginConfig:
+  - name: NodeResourcesFit
+    args: {scoringStrategy: {type: MostAllocated, resources: [{name: cpu, weight: 1000}]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            [],
+            "no kubeconfig: set clientConnection.kubeconfig in --config or --kubeconfig",
+            id="no kubeconfig",
+        ),
+        pytest.param(
+            ["--config=/nonexistent.yaml"], "/nonexistent.yaml: cannot read config file", id="missing config"
+        ),
+        pytest.param(["--leader-elect=maybe"], "invalid argument", id="bad flag value"),
+        pytest.param(
+            ["--config=BAD_PLUGIN_ARGS"],
+            "resource weight of cpu not in valid range (0, 100]",
+            id="bad plugin args",
+        ),
+    ],
+)
+def test_the_scheduler_refuses_bad_configuration_in_one_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    if args == ["--config=BAD_PLUGIN_ARGS"]:
+        config = tmp_path / "scheduler.yaml"
+        config.write_text(BAD_PLUGIN_ARGS)
+        args = [f"--config={config}"]
+    result = subprocess.run(
+        [sys.executable, "-m", "scheduler", *args], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("kplane-scheduler: ")
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1
 
 
 def test_the_apiserver_without_its_required_flags_says_which_in_one_line() -> None:
