@@ -16,7 +16,7 @@ from typing import Any
 
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import MAX_NODE_SCORE, Handle, PluginArgs, PreScorePlugin, ScorePlugin
-from scheduler.framework.status import SUCCESS, Status
+from scheduler.framework.status import SKIP, SUCCESS, Status
 from scheduler.framework.types import ImageState, NodeInfo, PodInfo
 
 MB = 1024 * 1024
@@ -94,8 +94,12 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> Status:
         """The pod's image names and the cluster's node count, once for all nodes (upstream works
-        them out in every Score call)."""
-        state.write(self._STATE_KEY, (_pod_images(pod), len(self.handle.snapshot())))
+        them out in every Score call). When no candidate node has any of the images every score would
+        be 0, so Score is skipped (the totals are the same; scoring thousands of nodes is not)."""
+        images = _pod_images(pod)
+        if not any(image in info.image_states for info in nodes if info.image_states for image in images):
+            return SKIP
+        state.write(self._STATE_KEY, (images, len(self.handle.snapshot())))
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, node_info: NodeInfo) -> tuple[int, Status]:

@@ -126,6 +126,13 @@ def test_score(pod: dict[str, Any], node_images: list[list[dict[str, Any]]], wan
     assert scores(pod, node_images) == want
 
 
+def test_a_pod_whose_images_no_node_has_skips_scoring() -> None:
+    nodes = [NodeInfo(make_node("bare")), NodeInfo(make_node("other"))]
+    nodes[1].image_states = {"gcr.io/other:latest": ImageState(10**9, 1)}
+    plugin = new({}, FakeHandle(nodes))  # type: ignore[arg-type]
+    assert plugin.pre_score(CycleState(), PodInfo(pod_with("gcr.io/40")), nodes).is_skip()
+
+
 def test_score_without_pre_score_works_it_out_itself() -> None:
     pod = pod_with("gcr.io/10", "gcr.io/2000")
     assert scores(pod, [NODE_40_300_2000, NODE_250_10, []], pre_score=False) == [32, 0, 0]
