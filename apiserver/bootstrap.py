@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from apiserver.priority import system_priority_classes
+from apiserver.pod_admission import system_priority_classes
 from apiserver.rest import SYSTEM_WRITE, ResourceREST
 from apiserver.server import APIServer
 from componentbase.klog import get_logger

@@ -146,6 +146,13 @@ def flag_set() -> FlagSet:
     flags.string(
         "audit-log-path", "", "If set, all requests coming to the apiserver will be logged to this file."
     )
+    for condition in ("not-ready", "unreachable"):
+        flags.int(
+            f"default-{condition}-toleration-seconds",
+            300,
+            f"Indicates the tolerationSeconds of the toleration for {condition}:NoExecute that is added by "
+            "default to every pod that does not already have such a toleration.",
+        )
     add_logging_flags(flags)
     return flags
 
@@ -171,6 +178,8 @@ class Options:
     watch_cache_sizes: dict[str, int] = field(default_factory=dict)
     service_account_signing_key_file: str = ""
     service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
+    default_not_ready_toleration_seconds: int = 300
+    default_unreachable_toleration_seconds: int = 300
     flags: Flags | None = None  # everything else, for the issues that use it
 
 
@@ -230,5 +239,7 @@ def from_flags(flags: Flags) -> Options:
         service_account_issuer=(
             flags["service-account-issuer"] or ["https://kubernetes.default.svc.cluster.local"]
         )[0],
+        default_not_ready_toleration_seconds=flags["default-not-ready-toleration-seconds"],
+        default_unreachable_toleration_seconds=flags["default-unreachable-toleration-seconds"],
         flags=flags,
     )

@@ -21,7 +21,7 @@ from apiserver.authn import User
 from apiserver.cacher import Cacher
 from apiserver.events import EventsREST
 from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
-from apiserver.priority import PodREST
+from apiserver.pod_admission import PodREST
 from apiserver.rest import ResourceREST
 from apiserver.services import ServiceREST
 from apiserver.storage import StorageError, Store
@@ -127,6 +127,10 @@ class APIServer:
                 self.rest[ident] = PodREST(
                     resource, store, cacher, clock=clock, namespace_lifecycle=lifecycle,
                     priority_classes=lambda: self.rest[("scheduling.k8s.io", "v1", "priorityclasses")],
+                    default_toleration_seconds=(
+                        options.default_not_ready_toleration_seconds,
+                        options.default_unreachable_toleration_seconds,
+                    ),
                 )  # fmt: skip
             elif (resource.group, resource.name) == ("", "services"):
                 self.rest[ident] = ServiceREST(

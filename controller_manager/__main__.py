@@ -1,11 +1,6 @@
-"""`kplane-controller-manager` / `python -m controller_manager`: not built yet; issue 7 builds it."""
+"""`python -m controller_manager` runs kplane-controller-manager."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-controller-manager: not built yet (issue 7)")
-
+from controller_manager.main import main
 
 if __name__ == "__main__":
     main()

@@ -122,11 +122,48 @@ def scheduler(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
     )
 
 
+def controller_manager(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
+    """kplane-controller-manager with kubeadm's kube-controller-manager flags: node CIDRs from the
+    pod range, the cluster CA for kube-root-ca.crt and CSR signing, the service-account key."""
+    pki = state.pki
+    conf = state.root / "controller-manager.conf"
+    flags = {
+        "kubeconfig": conf,
+        "authentication-kubeconfig": conf,
+        "authorization-kubeconfig": conf,
+        "bind-address": "127.0.0.1",
+        "leader-elect": "true",
+        "allocate-node-cidrs": "true",
+        "cluster-cidr": settings.pod_cidr,
+        "service-cluster-ip-range": settings.service_cidr,
+        "cluster-name": "kubernetes",
+        "cluster-signing-cert-file": pki / "ca.crt",
+        "cluster-signing-key-file": pki / "ca.key",
+        "requestheader-client-ca-file": pki / "front-proxy-ca.crt",
+        "root-ca-file": pki / "ca.crt",
+        "service-account-private-key-file": pki / "sa.key",
+        "use-service-account-credentials": "true",
+        "cert-dir": state.root / "run" / "controller-manager-serving",
+    }
+    return ProcessSpec(
+        name="controller-manager",
+        argv=[
+            sys.executable,
+            "-m",
+            "controller_manager",
+            *(f"--{name}={value}" for name, value in flags.items()),
+        ],
+        health_url="https://127.0.0.1:10257/healthz",
+        health_insecure=True,
+        address="https://127.0.0.1:10257",
+    )
+
+
 COMPONENTS: tuple[Component, ...] = (
     Component("etcd", "2379/2380", issue=4, process=etcd),
     Component("apiserver", "6443", issue=5, process=apiserver),
     Component("scheduler", "10259", issue=6, process=scheduler),
-    Component("controller-manager", "10257", issue=7),
+    Component("controller-manager", "10257", issue=7, process=controller_manager),
     Component("kubelet", "10250", issue=8),
     Component("kube-proxy", "10256/10249", issue=9),
 )

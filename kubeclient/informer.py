@@ -22,7 +22,7 @@ from typing import Any
 
 from componentbase.klog import get_logger
 from kubeclient.errors import ApiError, KubeClientError, is_gone
-from kubeclient.rest import Client
+from kubeclient.rest import Client, resolve
 
 Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
@@ -50,6 +50,17 @@ class Store:
 
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        """A new index, built over what the store holds already (informers share one store)."""
+        if name in self._indexers:
+            return
+        self._indexers[name] = func
+        index: dict[str, set[str]] = {}
+        for key, obj in self._items.items():
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+        self._indexes[name] = index
 
     def objects(self) -> list[Obj]:
         return list(self._items.values())
@@ -230,6 +241,9 @@ class Informer:
             if version:
                 self.resource_version = version
 
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        self.store.add_indexer(name, func)
+
     def _dispatch(self, kind: str, obj: Obj, old: Obj | None) -> None:
         for on_add, on_update, on_delete in self._handlers:
             try:
@@ -241,3 +255,43 @@ class Informer:
                     on_delete(obj)
             except Exception:  # a handler's bug must not stop the informer
                 log.exception("Informer handler failed", resource=self.resource, key=object_key(obj))
+
+
+class SharedInformerFactory:
+    """One informer per resource for a whole process (client-go's SharedInformerFactory): every
+    controller that asks for "pods" gets the same cache and adds its own handlers.
+
+        factory = SharedInformerFactory(client)
+        pods = factory.informer("pods")
+        pods.add_handler(on_add=...)
+        factory.start(tasks)          # after every controller has asked for its informers
+        await factory.wait_synced()
+    """
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.informers: dict[str, Informer] = {}
+        self._started: set[str] = set()
+
+    def informer(self, resource: str) -> Informer:
+        """The informer of `resource` ("leases" and "leases.coordination.k8s.io" are one)."""
+        resolved = resolve(resource)
+        canonical = f"{resolved.name}.{resolved.group}" if resolved.group else resolved.name
+        if canonical not in self.informers:
+            self.informers[canonical] = Informer(self.client, canonical)
+        return self.informers[canonical]
+
+    def store(self, resource: str) -> Store:
+        return self.informer(resource).store
+
+    def start(self, tasks: asyncio.TaskGroup) -> None:
+        for resource, informer in self.informers.items():
+            if resource not in self._started:
+                self._started.add(resource)
+                tasks.create_task(informer.run(), name=f"informer-{resource}")
+
+    async def wait_synced(self) -> None:
+        await asyncio.gather(*(informer.wait_synced() for informer in self.informers.values()))
+
+    def synced(self) -> bool:
+        return all(informer.has_synced for informer in self.informers.values())

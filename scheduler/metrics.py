@@ -16,6 +16,11 @@ ATTEMPT_DURATION = Histogram(
     ["result", "profile"],
     buckets=[0.001 * 2**i for i in range(15)],
 )
+ALGORITHM_DURATION = Histogram(
+    "scheduler_scheduling_algorithm_duration_seconds",
+    "Scheduling algorithm latency in seconds",
+    buckets=[0.001 * 2**i for i in range(15)],
+)
 PENDING_PODS = Gauge(
     "scheduler_pending_pods",
     "Number of pending pods, by the queue type. 'active' means number of pods in activeQ; 'backoff' "

@@ -327,7 +327,8 @@ class Scheduler:
         namespaces = {ns_key: _meta(ns).get("labels") or {} for ns_key, ns in self._namespaces().items()}
         snapshot = self.cache.refresh_snapshot(namespaces)
         try:
-            result = self.algorithm.schedule_pod(framework, state, pod_info, snapshot)
+            with metrics.ALGORITHM_DURATION.time():
+                result = self.algorithm.schedule_pod(framework, state, pod_info, snapshot)
         except FitError as fit:
             await self._handle_fit_error(framework, state, qpi, fit, cycle, start)
             return

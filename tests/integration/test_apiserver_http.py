@@ -316,6 +316,40 @@ def test_binding_puts_a_pod_on_a_node_once(cp: ControlPlane) -> None:
     assert code == 409 and status["reason"] == "Conflict"
 
 
+def test_new_pods_tolerate_not_ready_and_unreachable_nodes_for_five_minutes(cp: ControlPlane) -> None:
+    """Upstream's DefaultTolerationSeconds admission, unless the pod tolerates those taints itself."""
+    pods = "/api/v1/namespaces/default/pods"
+    container = [{"name": "c", "image": "busybox"}]
+    code, plain = post_json(cp, pods, {"metadata": {"name": "tolerant"}, "spec": {"containers": container}})
+    assert code == 201
+    assert plain["spec"]["tolerations"] == [
+        {
+            "key": f"node.kubernetes.io/{key}",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 300,
+        }
+        for key in ("not-ready", "unreachable")
+    ]
+    own = [
+        {
+            "key": "node.kubernetes.io/unreachable",
+            "operator": "Exists",
+            "effect": "NoExecute",
+            "tolerationSeconds": 5,
+        }
+    ]
+    code, custom = post_json(
+        cp, pods, {"metadata": {"name": "impatient"}, "spec": {"containers": container, "tolerations": own}}
+    )
+    assert code == 201
+    assert [t["key"] for t in custom["spec"]["tolerations"]] == [
+        "node.kubernetes.io/unreachable",
+        "node.kubernetes.io/not-ready",
+    ]
+    assert custom["spec"]["tolerations"][0]["tolerationSeconds"] == 5
+
+
 def test_a_pods_priority_class_becomes_its_priority(cp: ControlPlane) -> None:
     """Upstream's Priority admission: the class's value and preemption policy, the system classes
     built in, a globalDefault class for pods without a name, and 403 for a class that is missing."""

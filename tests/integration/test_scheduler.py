@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.components import SchedulerProcess
 from helpers.control_plane import ControlPlane
-from helpers.scheduler_process import SchedulerProcess
 from helpers.scheduling import make_node
 
 pytestmark = pytest.mark.integration

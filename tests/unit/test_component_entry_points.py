@@ -10,7 +10,6 @@ import pytest
 from deploy.components import COMPONENTS
 
 NOT_BUILT = {
-    "controller_manager": "kplane-controller-manager",
     "kubelet": "kplane-kubelet",
     "kubeproxy": "kplane-proxy",
 }
@@ -33,7 +32,7 @@ def test_launcher_knows_every_component_in_start_order() -> None:
         "kubelet",
         "kube-proxy",
     ]
-    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver", "scheduler"]
+    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver", "scheduler", "controller-manager"]
 
 
 BAD_PLUGIN_ARGS = """

@@ -1,5 +1,6 @@
-"""kplane-scheduler as a real process against a ControlPlane, with its own kubeconfig identity
-(system:kube-scheduler), optional config file and lease timings short enough for tests."""
+"""kplane-scheduler and kplane-controller-manager as real processes against a ControlPlane, each
+with its own kubeconfig identity (system:kube-scheduler, system:kube-controller-manager), optional
+config file or extra flags, and lease timings short enough for tests."""
 
 from __future__ import annotations
 
@@ -10,14 +11,24 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from helpers.control_plane import ControlPlane
 from helpers.etcd_member import free_port
 
 
-class SchedulerProcess:
+class ComponentProcess:
+    module = ""
+    kubeconfig = ""
+
     def __init__(
-        self, cp: ControlPlane, name: str, *, config: str | None = None, leader_elect: bool = True
+        self,
+        cp: ControlPlane,
+        name: str,
+        *,
+        config: str | None = None,
+        leader_elect: bool = True,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.cp = cp
         self.name = name
@@ -25,7 +36,7 @@ class SchedulerProcess:
         self.log_path = cp.root / f"{name}.log"
         self.config_path: Path | None = None
         self.argv = [
-            sys.executable, "-m", "scheduler",
+            sys.executable, "-m", self.module, *args,
             f"--secure-port={self.port}", "--bind-address=127.0.0.1",
             f"--leader-elect={'true' if leader_elect else 'false'}",
             "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
@@ -34,15 +45,13 @@ class SchedulerProcess:
         ]  # fmt: skip
         if config is not None:
             self.config_path = cp.root / f"{name}.yaml"
-            self.config_path.write_text(
-                config.replace("KUBECONFIG", str(cp.root / "kube" / "scheduler.conf"))
-            )
+            self.config_path.write_text(config.replace("KUBECONFIG", str(cp.root / "kube" / self.kubeconfig)))
             self.argv.append(f"--config={self.config_path}")
         else:
-            self.argv.append(f"--kubeconfig={cp.root / 'kube' / 'scheduler.conf'}")
+            self.argv.append(f"--kubeconfig={cp.root / 'kube' / self.kubeconfig}")
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> SchedulerProcess:
+    def start(self) -> ComponentProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(self.argv, stdout=log, stderr=log)
         self.wait_healthy()
@@ -85,3 +94,18 @@ class SchedulerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+class SchedulerProcess(ComponentProcess):
+    module, kubeconfig = "scheduler", "scheduler.conf"
+
+
+class ControllerManagerProcess(ComponentProcess):
+    module, kubeconfig = "controller_manager", "controller-manager.conf"
+
+    def __init__(self, cp: ControlPlane, name: str, *, args: tuple[str, ...] = (), **options: Any) -> None:
+        pki = (
+            f"--root-ca-file={cp.pki / 'ca.crt'}",
+            f"--service-account-private-key-file={cp.pki / 'sa.key'}",
+        )
+        super().__init__(cp, name, args=(*pki, *args), **options)

@@ -1,6 +1,12 @@
-"""Upstream's Priority admission plugin (on by default in kube-apiserver): a new pod's
-`priorityClassName` becomes its `spec.priority` and `spec.preemptionPolicy`; without a name the
-cluster's globalDefault class applies, or priority 0. The two system classes exist from the start."""
+"""Two admission plugins upstream runs on every new pod by default:
+
+- Priority: a pod's `priorityClassName` becomes its `spec.priority` and `spec.preemptionPolicy`;
+  without a name the cluster's globalDefault class applies, or priority 0. The two system classes
+  exist from the start.
+- DefaultTolerationSeconds: a pod that does not tolerate the node.kubernetes.io/not-ready and
+  unreachable NoExecute taints gets tolerations for them with tolerationSeconds 300 (the flags
+  --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds), which is
+  how pods leave a dead node five minutes after it is marked unreachable."""
 
 from __future__ import annotations
 
@@ -39,14 +45,22 @@ def system_priority_classes() -> list[Object]:
 class PodREST(ResourceREST):
     """Pods, with priority admitted on create."""
 
-    def __init__(self, *args: Any, priority_classes: Callable[[], ResourceREST], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        priority_classes: Callable[[], ResourceREST],
+        default_toleration_seconds: tuple[int, int] = (300, 300),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.priority_classes = priority_classes
+        self.default_toleration_seconds = default_toleration_seconds
 
     async def create(self, namespace: str | None, obj: Object, *, dry_run: bool = False) -> Object:
         spec = obj.get("spec")
         if isinstance(spec, dict):
             await self._admit_priority(obj, spec)
+            add_default_tolerations(spec, *self.default_toleration_seconds)
         return await super().create(namespace, obj, dry_run=dry_run)
 
     async def _admit_priority(self, pod: Object, spec: dict[str, object]) -> None:
@@ -89,3 +103,28 @@ class PodREST(ResourceREST):
         error = errors.forbidden(f'pods "{name}" is forbidden: {message}')
         error.details.update({"name": name, "kind": "pods"})
         return error
+
+
+def add_default_tolerations(
+    spec: dict[str, object], not_ready_seconds: int, unreachable_seconds: int
+) -> None:
+    """DefaultTolerationSeconds: a toleration with this key (or no key) and effect NoExecute (or no
+    effect) counts as tolerating already."""
+    tolerations = spec.get("tolerations")
+    if not isinstance(tolerations, list):
+        tolerations = []
+    added = list(tolerations)
+    for key, seconds in (
+        ("node.kubernetes.io/not-ready", not_ready_seconds),
+        ("node.kubernetes.io/unreachable", unreachable_seconds),
+    ):
+        tolerated = any(
+            isinstance(t, dict) and t.get("key", "") in ("", key) and t.get("effect", "") in ("", "NoExecute")
+            for t in tolerations
+        )
+        if not tolerated:
+            added.append(
+                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": seconds}
+            )
+    if len(added) != len(tolerations):
+        spec["tolerations"] = added
