@@ -8,6 +8,7 @@ from ipaddress import IPv4Network, IPv6Network
 from componentbase.flags import Flags, FlagSet
 from componentbase.klog import add_logging_flags
 from componentbase.serving import add_secure_serving_flags
+from kubeclient.leaderelection import add_leader_election_flags
 
 PROG = "kplane-controller-manager"
 
@@ -24,27 +25,7 @@ def flag_set() -> FlagSet:
         "A list of controllers to enable. '*' enables all on-by-default controllers, "
         "'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'.",
     )
-    flags.bool(
-        "leader-elect",
-        True,
-        "Start a leader election client and gain leadership before executing the main loop.",
-    )
-    flags.duration(
-        "leader-elect-lease-duration",
-        15.0,
-        "How long non-leaders wait before trying to take an unrenewed lease.",
-    )
-    flags.duration(
-        "leader-elect-renew-deadline", 10.0, "How long the leader tries to renew before it stops leading."
-    )
-    flags.duration(
-        "leader-elect-retry-period", 2.0, "How long clients wait between tries of acquiring or renewing."
-    )
-    flags.string(
-        "leader-elect-resource-lock", "leases", "The type of resource object used for locking (leases)."
-    )
-    flags.string("leader-elect-resource-name", "kube-controller-manager", "The name of the lease object.")
-    flags.string("leader-elect-resource-namespace", "kube-system", "The namespace of the lease object.")
+    add_leader_election_flags(flags, "kube-controller-manager")
     flags.string("cluster-name", "kubernetes", "The instance prefix for the cluster.")
     flags.cidr("cluster-cidr", None, "CIDR Range for Pods in cluster (with --allocate-node-cidrs).")
     flags.bool(

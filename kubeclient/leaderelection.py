@@ -23,12 +23,38 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from componentbase.flags import FlagSet
 from componentbase.klog import get_logger
 from kubeclient.errors import KubeClientError, is_not_found
 from kubeclient.rest import Client
 
 log = get_logger(__name__)
 LEASES = "leases.coordination.k8s.io"
+
+
+def add_leader_election_flags(flags: FlagSet, resource_name: str) -> None:
+    """The --leader-elect* flags of kube-scheduler and kube-controller-manager."""
+    flags.bool(
+        "leader-elect",
+        True,
+        "Start a leader election client and gain leadership before executing the main loop.",
+    )
+    flags.duration(
+        "leader-elect-lease-duration",
+        15.0,
+        "How long non-leaders wait before trying to take an unrenewed lease.",
+    )
+    flags.duration(
+        "leader-elect-renew-deadline", 10.0, "How long the leader tries to renew before it stops leading."
+    )
+    flags.duration(
+        "leader-elect-retry-period", 2.0, "How long clients wait between tries of acquiring or renewing."
+    )
+    flags.string(
+        "leader-elect-resource-lock", "leases", "The type of resource object used for locking (leases)."
+    )
+    flags.string("leader-elect-resource-name", resource_name, "The name of the lease object.")
+    flags.string("leader-elect-resource-namespace", "kube-system", "The namespace of the lease object.")
 
 
 class LeadershipLost(Exception):

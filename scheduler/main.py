@@ -21,7 +21,7 @@ from componentbase.serving import add_secure_serving_flags, serving_context
 from kubeclient.config import load_kubeconfig
 from kubeclient.errors import ConfigError as KubeconfigError
 from kubeclient.events import EventRecorder
-from kubeclient.leaderelection import LeaderElector, LeaseConfig, default_identity
+from kubeclient.leaderelection import LeaderElector, LeaseConfig, add_leader_election_flags, default_identity
 from kubeclient.rest import Client
 from scheduler.config import KubeSchedulerConfiguration, load_scheduler_config
 from scheduler.framework.runtime import Framework
@@ -40,27 +40,7 @@ def flag_set() -> FlagSet:
     flags.string(
         "master", "", "The address of the Kubernetes API server (overrides any value in kubeconfig)."
     )
-    flags.bool(
-        "leader-elect",
-        True,
-        "Start a leader election client and gain leadership before executing the main loop.",
-    )
-    flags.duration(
-        "leader-elect-lease-duration",
-        15.0,
-        "How long non-leaders wait before trying to take an unrenewed lease.",
-    )
-    flags.duration(
-        "leader-elect-renew-deadline", 10.0, "How long the leader tries to renew before it stops leading."
-    )
-    flags.duration(
-        "leader-elect-retry-period", 2.0, "How long clients wait between tries of acquiring or renewing."
-    )
-    flags.string(
-        "leader-elect-resource-lock", "leases", "The type of resource object used for locking (leases)."
-    )
-    flags.string("leader-elect-resource-name", "kube-scheduler", "The name of the lease object.")
-    flags.string("leader-elect-resource-namespace", "kube-system", "The namespace of the lease object.")
+    add_leader_election_flags(flags, "kube-scheduler")
     flags.string("authentication-kubeconfig", "", "Accepted for compatibility (delegated authentication).")
     flags.string("authorization-kubeconfig", "", "Accepted for compatibility (delegated authorization).")
     flags.bool("profiling", True, "Accepted for compatibility.")

@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from kubeapi.tolerations import tolerates
+
 Obj = dict[str, Any]
 
 NO_SCHEDULE, NO_EXECUTE = "NoSchedule", "NoExecute"
@@ -477,21 +479,6 @@ class RateLimitedTimedQueue:
 
 
 # --- taint-based eviction of pods ---------------------------------------------------------------
-
-
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream Toleration.ToleratesTaint: an empty effect or key matches any; Exists matches any
-    value, Equal (or no operator) needs the same value."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != (taint.get("effect") or ""):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != (taint.get("key") or ""):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def matching_tolerations(

@@ -205,24 +205,23 @@ class Framework:
     def run_pre_filter_add_pod(
         self, state: CycleState, pod: PodInfo, to_add: PodInfo, node_info: NodeInfo
     ) -> Status:
-        for plugin in self.pre_filter:
-            if plugin.has_extensions and plugin.name not in state.skip_filter_plugins:
-                status = plugin.add_pod(state, pod, to_add, node_info)
-                if not status.is_success():
-                    return Status.error(
-                        f"running AddPod on PreFilter plugin {plugin.name!r}: {status.message()}"
-                    )
-        return SUCCESS
+        return self._run_pre_filter_extensions("AddPod", state, pod, to_add, node_info)
 
     def run_pre_filter_remove_pod(
         self, state: CycleState, pod: PodInfo, to_remove: PodInfo, node_info: NodeInfo
     ) -> Status:
+        return self._run_pre_filter_extensions("RemovePod", state, pod, to_remove, node_info)
+
+    def _run_pre_filter_extensions(
+        self, which: str, state: CycleState, pod: PodInfo, other: PodInfo, node_info: NodeInfo
+    ) -> Status:
         for plugin in self.pre_filter:
             if plugin.has_extensions and plugin.name not in state.skip_filter_plugins:
-                status = plugin.remove_pod(state, pod, to_remove, node_info)
+                extension = plugin.add_pod if which == "AddPod" else plugin.remove_pod
+                status = extension(state, pod, other, node_info)
                 if not status.is_success():
                     return Status.error(
-                        f"running RemovePod on PreFilter plugin {plugin.name!r}: {status.message()}"
+                        f"running {which} on PreFilter plugin {plugin.name!r}: {status.message()}"
                     )
         return SUCCESS
 

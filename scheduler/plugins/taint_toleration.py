@@ -1,10 +1,9 @@
 """TaintToleration: a node's NoSchedule and NoExecute taints keep out the pods that do not tolerate
 them, and its PreferNoSchedule taints make it less attractive (upstream plugins/tainttoleration).
 
-The toleration rules live here too, because preemption, NodeUnschedulable and the DaemonSet logic
-ask the same question:
+The scheduler's other plugins (preemption, NodeUnschedulable, PodTopologySpread) ask the same
+question of a node's taints; the single toleration rule is kubeapi.tolerations.tolerates:
 
-    tolerates({"key": "dedicated", "operator": "Equal", "value": "web"}, taint)
     find_untolerated_taint(node_taints, pod_tolerations, DO_NOT_SCHEDULE)   -> taint or None
 """
 
@@ -13,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
+from kubeapi.tolerations import tolerates
 from scheduler.framework.cycle_state import CycleState
 from scheduler.framework.interface import (
     MAX_NODE_SCORE,
@@ -34,21 +34,6 @@ Obj = Mapping[str, Any]
 NO_SCHEDULE, PREFER_NO_SCHEDULE, NO_EXECUTE = "NoSchedule", "PreferNoSchedule", "NoExecute"
 DO_NOT_SCHEDULE = frozenset((NO_SCHEDULE, NO_EXECUTE))
 """The effects Filter enforces (upstream helper.DoNotScheduleTaintsFilterFunc)."""
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Upstream Toleration.ToleratesTaint (v1.32): an empty effect or key matches any; operator
-    Exists matches any value, Equal (or none) needs the same value; other operators match nothing."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != (taint.get("effect") or ""):
-        return False
-    key = toleration.get("key") or ""
-    if key and key != (taint.get("key") or ""):
-        return False
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return True
-    return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
 def tolerations_tolerate_taint(tolerations: Iterable[Obj], taint: Obj) -> bool:

@@ -44,11 +44,13 @@ class HollowNodes:
         labels: dict[str, dict[str, str]] | None = None,
         cpu: str = "8",
         heartbeat: float = 1.0,
+        pods_per_node: str = "110",
     ) -> None:
         self.cp = cp
         self.names = list(names)
         self.labels = labels or {}
         self.cpu = cpu
+        self.pods_per_node = pods_per_node
         self.heartbeat = heartbeat
         self.beating = set(names)
         self.not_ready: set[str] = set()  # pod keys whose readiness is False
@@ -85,7 +87,7 @@ class HollowNodes:
         async with Client(load_kubeconfig(self.cp.kubeconfig)) as client:
             self.client = client
             for name in self.names:
-                node = make_node(name, cpu=self.cpu, labels=self.labels.get(name))
+                node = make_node(name, cpu=self.cpu, pods=self.pods_per_node, labels=self.labels.get(name))
                 node["status"]["conditions"][0].update(
                     {"lastHeartbeatTime": _now(), "lastTransitionTime": _now(), "reason": "KubeletReady"}
                 )
@@ -101,9 +103,17 @@ class HollowNodes:
                 tasks.create_task(self._heartbeats())
 
     async def _heartbeats(self) -> None:
+        """Renew the Leases of the nodes still beating, and (like the kubelet's periodic sync)
+        finish any deletion of a pod on our nodes that an event did not get done."""
         while True:
             for name in list(self.beating):
                 await self._renew(name)
+            for pod in self.pods.store.objects():
+                if (
+                    pod["metadata"].get("deletionTimestamp")
+                    and (pod.get("spec") or {}).get("nodeName") in self.names
+                ):
+                    await self._handle(pod)
             await asyncio.sleep(self.heartbeat)
 
     async def _renew(self, name: str) -> None:

@@ -10,7 +10,7 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ import yaml
 from helpers.components import ControllerManagerProcess, SchedulerProcess
 from helpers.control_plane import ControlPlane
 from helpers.hollow_nodes import HollowNodes
+from helpers.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +27,6 @@ FAST_NODE_MONITOR = (
     "--node-monitor-grace-period=5s",
     "--node-startup-grace-period=5s",
 )
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def deployment(name: str, replicas: int, image: str = "busybox:1", **strategy: Any) -> dict[str, Any]:
@@ -193,6 +183,32 @@ def test_a_rolling_update_respects_surge_and_unavailability_and_undo_goes_back(c
     )
 
 
+def test_rollout_pause_resume_and_restart(cluster: Cluster) -> None:
+    cluster.apply(deployment("paused", 2))
+    wait_for("2 ready pods", lambda: len(cluster.ready_pods("paused")) == 2)
+    cluster.kubectl("rollout", "pause", "deployment/paused", "-n", "apps")
+    cluster.kubectl("set", "image", "deployment/paused", "-n", "apps", "app=busybox:3")
+
+    def seen_by_controller() -> bool:
+        deploy = json.loads(cluster.kubectl("get", "deployment", "paused", "-n", "apps", "-o", "json"))
+        return bool(deploy["status"].get("observedGeneration") == deploy["metadata"]["generation"])
+
+    wait_for("the controller to see the paused template", seen_by_controller)
+    assert {p["spec"]["containers"][0]["image"] for p in cluster.pods("paused")} == {"busybox:1"}
+    cluster.kubectl("rollout", "resume", "deployment/paused", "-n", "apps")
+    cluster.kubectl("rollout", "status", "deployment/paused", "-n", "apps", "--timeout=60s", timeout=90)
+    wait_for(
+        "the new image",
+        lambda: {p["spec"]["containers"][0]["image"] for p in cluster.ready_pods("paused")} == {"busybox:3"},
+    )
+    before = {p["metadata"]["name"] for p in cluster.pods("paused")}
+    cluster.kubectl("rollout", "restart", "deployment/paused", "-n", "apps")
+    cluster.kubectl("rollout", "status", "deployment/paused", "-n", "apps", "--timeout=60s", timeout=90)
+    wait_for(
+        "every pod replaced", lambda: not before & {p["metadata"]["name"] for p in cluster.pods("paused")}
+    )
+
+
 def test_deleting_a_deployment_deletes_its_replicasets_and_pods(cluster: Cluster) -> None:
     for name, cascade in (("background", "background"), ("foreground", "foreground")):
         cluster.apply(deployment(name, 2))
@@ -302,6 +318,7 @@ def test_a_node_that_stops_heartbeating_is_tainted_and_its_pods_evicted(
         assert (ready["status"], ready["reason"]) == ("Unknown", "NodeStatusUnknown")
         assert time.monotonic() - stopped >= 5  # not before the grace period
         wait_for("the pod evicted", lambda: not cluster.pods("v", "default"), timeout=30)
+        assert not nodes.errors, nodes.errors
         node_a = json.loads(cluster.kubectl("get", "node", "node-a", "-o", "json"))
         assert not [t for t in node_a["spec"].get("taints", []) if t["effect"] == "NoExecute"]
     finally:

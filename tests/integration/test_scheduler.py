@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ import yaml
 from helpers.components import SchedulerProcess
 from helpers.control_plane import ControlPlane
 from helpers.scheduling import make_node
+from helpers.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,17 +69,6 @@ profiles:
   - name: NodeResourcesFit
     args: {scoringStrategy: {type: MostAllocated}}
 """
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 class Cluster:
@@ -158,7 +148,10 @@ def cluster(cp: ControlPlane, scheduler: SchedulerProcess) -> Cluster:
 def test_the_seed_constraints_pod_avoids_the_web_pod_and_uses_its_toleration(cluster: Cluster) -> None:
     cluster.apply(cluster.pod("web-1", labels={"app": "web"}, nodeName="amd-1"))
     cluster.apply(SEED_POD)
-    assert wait_for("the seed pod to be bound", lambda: cluster.node_of("seed-constraints")) == "amd-web"
+    assert (
+        wait_for("the seed pod to be bound", lambda: cluster.node_of("seed-constraints"), timeout=20)
+        == "amd-web"
+    )
     scheduled = wait_for(
         "the Scheduled event",
         lambda: [e for e in cluster.events("seed-constraints") if e["reason"] == "Scheduled"],
