@@ -35,6 +35,12 @@ def _node_name(pod: Obj) -> str:
     return str((pod.get("spec") or {}).get("nodeName") or "")
 
 
+def _same_scheduling_inputs(old: Obj, new: Obj) -> bool:
+    """Whether a PodInfo made from `new` would equal one made from `old`: same spec and labels."""
+    old_meta, new_meta = old.get("metadata") or {}, new.get("metadata") or {}
+    return old.get("spec") == new.get("spec") and old_meta.get("labels") == new_meta.get("labels")
+
+
 def _uid(pod: Obj) -> str:
     return str((pod.get("metadata") or {}).get("uid") or "")
 
@@ -110,6 +116,14 @@ class SchedulerCache:
         """A pod the informer reports bound to a node (confirms an assumption, or is new)."""
         uid, node_name = _uid(pod), _node_name(pod)
         state = self._pods.get(uid)
+        if (
+            state is not None
+            and state.node_name == node_name
+            and _same_scheduling_inputs(state.info.pod, pod)
+        ):
+            # a confirmation of our assumption or a status change: the accounting stays as it is
+            state.info.pod, state.assumed, state.binding_finished_at = pod, False, None
+            return
         if state is not None:
             self._unplace(state)
         info = PodInfo(pod)

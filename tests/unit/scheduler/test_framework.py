@@ -217,3 +217,18 @@ def test_ties_are_broken_at_random_but_reproducibly_with_a_seed() -> None:
     assert schedule(cache, framework, make_pod("p"), seed=3) == schedule(
         cache, framework, make_pod("p"), seed=3
     )
+
+
+def test_a_status_change_of_a_bound_pod_keeps_its_accounting_without_recomputing_it() -> None:
+    cache = SchedulerCache(FakeClock())
+    cache.add_node(make_node("n"))
+    pod = make_pod("p", cpu="1", node_name="n")
+    cache.add_pod(pod)
+    info = cache.nodes["n"].pods[0]
+    running = {**pod, "status": {"phase": "Running"}}
+    cache.add_pod(running)
+    assert cache.nodes["n"].pods == [info] and info.pod is running
+    assert cache.nodes["n"].requested.milli_cpu == 1000
+    relabelled = {**running, "metadata": {**running["metadata"], "labels": {"app": "x"}}}
+    cache.add_pod(relabelled)
+    assert cache.nodes["n"].pods[0] is not info and cache.nodes["n"].pods[0].labels == {"app": "x"}
