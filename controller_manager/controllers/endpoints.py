@@ -8,13 +8,20 @@ they serve, sorted) so that comparing with what is stored tells whether anything
 object is written only then. Services without a selector are left alone (their Endpoints are
 written by someone else, like the apiserver's `kubernetes`); the Endpoints of a deleted Service are
 deleted. Over 1000 addresses are truncated and annotated `endpoints.kubernetes.io/over-capacity`.
+
+Every pod event re-syncs its Service, so the addresses are not rebuilt and repacked from all pods
+per sync: each pod's address is derived once per version of the pod and kept, sorted, in groups
+that read off as the repacked subsets (_AddressSync); desired_subsets does it from scratch (pure).
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from componentbase.klog import get_logger
@@ -22,8 +29,11 @@ from controller_manager.controller import ControllerContext, QueueController, sp
 from controller_manager.controllers.endpointslice import (
     ANNOTATION_TRIGGER_TIME,
     LABEL_HEADLESS,
+    POD_LABEL_INDEX,
+    PodCache,
     StaleInformerCache,
     TriggerTimeTracker,
+    candidate_pods,
     find_port,
     format_trigger_time,
     is_ipv6,
@@ -31,12 +41,14 @@ from controller_manager.controllers.endpointslice import (
     is_service_ip_set,
     namespace_terminating,
     pod_ips,
+    pod_label_index,
+    ready_transition_time,
     services_for_pod,
     services_to_update_on_pod_change,
     should_pod_be_in_endpoints,
     should_set_hostname,
 )
-from kubeapi.labels import from_set
+from kubeapi.labels import Selector, from_set
 from kubeclient.errors import ApiError, is_not_found
 
 log = get_logger(__name__)
@@ -276,7 +288,7 @@ def desired_endpoints(
             and over_annotated == over
         ):
             return None
-        wanted = copy.deepcopy(dict(current))
+        wanted = {**current, "metadata": copy.deepcopy(current.get("metadata") or {})}  # subsets are replaced
     else:
         wanted = {
             "apiVersion": "v1",
@@ -302,6 +314,191 @@ def desired_endpoints(
     return wanted
 
 
+# --- what a sync keeps for the next ----------------------------------------------------------------
+
+AddressOrder = tuple[bytes, int, str]
+Profile = tuple[bool, tuple[PortKey, ...]]
+"""An address's readiness and the ports it serves: addresses with the same profile share subsets."""
+
+
+@dataclass(frozen=True, slots=True)
+class PodAddress:
+    """What one candidate pod contributes to its Service's Endpoints: nothing unless `selected` and
+    it has an `address`; then that address for each of `ports` (key and port, None for the no-ports
+    stand-in of a headless Service without ports), in `addresses` if `ready`."""
+
+    selected: bool
+    ready_time: datetime | None = None
+    address: Obj | None = None
+    order: AddressOrder = (b"", 0, "")
+    ready: bool = False
+    ports: tuple[tuple[PortKey, Obj | None], ...] = ()
+    profile: Profile = (False, ())
+
+
+NOT_SELECTED = PodAddress(selected=False)
+
+
+def pod_address(
+    service: Mapping[str, Any], pod: Mapping[str, Any], selector: Selector | None = None
+) -> PodAddress:
+    """desired_subsets for one pod (a `selector` it does not match makes it NOT_SELECTED)."""
+    if selector is not None and not selector.matches((pod.get("metadata") or {}).get("labels") or {}):
+        return NOT_SELECTED
+    ready_time = ready_transition_time(pod)
+    spec = service.get("spec") or {}
+    publish = bool(spec.get("publishNotReadyAddresses"))
+    if not should_pod_be_in_endpoints(pod, include_terminating=publish):
+        return PodAddress(True, ready_time)
+    address = endpoint_address(service, pod)
+    if address is None:
+        return PodAddress(True, ready_time)
+    ready = publish or is_pod_ready(pod)
+    ports: list[tuple[PortKey, Obj | None]] = []
+    service_ports = spec.get("ports") or []
+    if not service_ports and spec.get("clusterIP") == "None":
+        ports.append((NO_PORTS, None))
+    for service_port in service_ports:
+        number = find_port(pod, service_port)
+        if number is not None:
+            port = endpoint_port(service_port, number)
+            ports.append((_port_key(port), port))
+    if not ports:
+        return PodAddress(True, ready_time)
+    profile = (ready, tuple(sorted({key for key, _ in ports})))
+    return PodAddress(True, ready_time, address, _address_order(address), ready, tuple(ports), profile)
+
+
+class _SortedAddresses:
+    """Addresses kept in upstream's order, so a sync does not sort 10k of them again: a few new
+    ones are inserted in place, many (a first sync) sorted in at once when next read."""
+
+    __slots__ = ("_new", "addresses", "orders")
+
+    def __init__(self) -> None:
+        self.orders: list[AddressOrder] = []
+        self.addresses: list[Obj] = []
+        self._new: list[tuple[AddressOrder, Obj]] = []
+
+    def __len__(self) -> int:
+        return len(self.orders) + len(self._new)
+
+    def add(self, order: AddressOrder, address: Obj) -> None:
+        self._new.append((order, address))
+
+    def remove(self, order: AddressOrder, address: Obj) -> None:
+        for index, (_, added) in enumerate(self._new):
+            if added is address:
+                del self._new[index]
+                return
+        for index in range(bisect.bisect_left(self.orders, order), bisect.bisect_right(self.orders, order)):
+            if self.addresses[index] is address:
+                del self.orders[index], self.addresses[index]
+                return
+
+    def settle(self) -> None:
+        if len(self._new) > 64:
+            pairs = sorted([*zip(self.orders, self.addresses, strict=True), *self._new], key=itemgetter(0))
+            self.orders = [order for order, _ in pairs]
+            self.addresses = [address for _, address in pairs]
+        else:
+            for order, address in self._new:
+                index = bisect.bisect_right(self.orders, order)
+                self.orders.insert(index, order)
+                self.addresses.insert(index, address)
+        self._new.clear()
+
+
+def _merged(groups: Sequence[_SortedAddresses]) -> list[Obj]:
+    """The addresses of several groups in order (timsort merges the sorted runs)."""
+    for group in groups:
+        group.settle()
+    if len(groups) == 1:
+        return list(groups[0].addresses)
+    pairs = sorted(
+        ((o, a) for g in groups for o, a in zip(g.orders, g.addresses, strict=True)), key=itemgetter(0)
+    )
+    return [address for _, address in pairs]
+
+
+class _AddressSync:
+    """Per Service, what the last sync derived: each candidate pod's contribution (PodCache) and
+    the addresses grouped by profile, kept sorted, from which the repacked subsets are read off
+    without repacking. Valid while the Service's spec is unchanged. Two pods with the same address
+    (same IP and uid: not in a real cluster) are left to upstream's repacking (desired_subsets)."""
+
+    def __init__(self, spec: Mapping[str, Any], pods: PodCache[PodAddress]) -> None:
+        self.spec = spec
+        self.pods = pods
+        self.groups: dict[Profile, _SortedAddresses] = {}
+        self.ports: dict[PortKey, Obj] = {}
+        self.orders: dict[AddressOrder, int] = {}
+        self.collisions = 0
+        self.ready = self.not_ready = 0
+
+    def add(self, contribution: PodAddress) -> None:
+        if contribution.address is None:
+            return
+        group = self.groups.get(contribution.profile)
+        if group is None:
+            group = self.groups[contribution.profile] = _SortedAddresses()
+        group.add(contribution.order, contribution.address)
+        for key, port in contribution.ports:
+            if port is not None:
+                self.ports.setdefault(key, port)
+        count = self.orders.get(contribution.order, 0) + 1
+        self.orders[contribution.order] = count
+        self.collisions += count == 2
+        if contribution.ready:
+            self.ready += len(contribution.ports)
+        else:
+            self.not_ready += len(contribution.ports)
+
+    def remove(self, contribution: PodAddress) -> None:
+        if contribution.address is None:
+            return
+        group = self.groups[contribution.profile]
+        group.remove(contribution.order, contribution.address)
+        if not group:
+            del self.groups[contribution.profile]
+        count = self.orders.pop(contribution.order) - 1
+        if count:
+            self.orders[contribution.order] = count
+        self.collisions -= count == 1
+        if contribution.ready:
+            self.ready -= len(contribution.ports)
+        else:
+            self.not_ready -= len(contribution.ports)
+
+    def subsets(self, service: Mapping[str, Any]) -> tuple[list[Obj], int, int]:
+        """What desired_subsets gives for the Service's pods: ports served by the same profiles
+        share a subset, whose addresses are those profiles' (already sorted)."""
+        if self.collisions:
+            pods = [pod for pod, contribution in self.pods.values() if contribution.selected]
+            pods.sort(key=lambda p: str((p.get("metadata") or {}).get("name", "")))
+            return desired_subsets(service, pods)
+        profiles_of: dict[PortKey, list[Profile]] = {}
+        for profile in self.groups:
+            for key in profile[1]:
+                profiles_of.setdefault(key, []).append(profile)
+        ports_of: dict[tuple[Profile, ...], list[PortKey]] = {}
+        for key, sharing in profiles_of.items():
+            ports_of.setdefault(tuple(sharing), []).append(key)
+        subsets: list[Obj] = []
+        for members, keys in ports_of.items():
+            packed: Obj = {}
+            for field, ready in (("addresses", True), ("notReadyAddresses", False)):
+                groups = [self.groups[profile] for profile in members if profile[0] is ready]
+                if groups:
+                    packed[field] = _merged(groups)
+            if keys != [NO_PORTS]:
+                packed["ports"] = [dict(self.ports[k]) for k in sorted(k for k in keys if k != NO_PORTS)]
+            subsets.append(packed)
+        if len(subsets) > 1:
+            subsets.sort(key=_subset_order)
+        return subsets, self.ready, self.not_ready
+
+
 # --- the controller ------------------------------------------------------------------------------
 
 
@@ -318,6 +515,9 @@ class EndpointsController(QueueController):
         self.services = ctx.informers.informer("services")
         self.pods = ctx.informers.informer("pods")
         self.endpoints = ctx.informers.informer("endpoints")
+        self.pods.add_indexer(POD_LABEL_INDEX, pod_label_index)
+        self.syncs: dict[str, _AddressSync] = {}
+        """Per Service key, what its last sync derived (dropped with the Service)."""
         self.written: set[str] = set()
         """Keys of Endpoints this controller created or updated: deleted with their Service even if
         the cache does not show them yet."""
@@ -365,17 +565,8 @@ class EndpointsController(QueueController):
         spec = service.get("spec") or {}
         if spec.get("type") == "ExternalName" or spec.get("selector") is None:
             return  # these Services' Endpoints are written out-of-band, if at all
-        selector = from_set(spec["selector"])
-        pods = sorted(
-            (
-                p
-                for p in self.pods.store.by_index("namespace", namespace)
-                if selector.matches((p.get("metadata") or {}).get("labels") or {})
-            ),
-            key=lambda p: str((p.get("metadata") or {}).get("name", "")),
-        )
-        trigger_time = self.triggers.compute(service, pods)  # kept current even when nothing changes
-        subsets, ready, not_ready = desired_subsets(service, pods)
+        sync, trigger_time = self._refresh(key, service)  # the trigger time is kept current regardless
+        subsets, ready, not_ready = sync.subsets(service)
         current = self.endpoints.store.get(key)
         version = str(((current or {}).get("metadata") or {}).get("resourceVersion", ""))
         if current is not None and self.stale_versions.get(key) == version:
@@ -413,10 +604,39 @@ class EndpointsController(QueueController):
             not_ready=not_ready,
         )
 
+    def _refresh(self, key: str, service: Obj) -> tuple[_AddressSync, datetime | None]:
+        """Bring the Service's addresses up to date with its pods, deriving only the pods that
+        changed since its last sync; the trigger time."""
+        namespace, _ = split_key(key)
+        spec = service.get("spec") or {}
+        sync = self.syncs.get(key)
+        reset = sync is None or (sync.spec is not spec and sync.spec != spec)
+        pods: PodCache[PodAddress] = PodCache() if sync is None else sync.pods
+        if reset:
+            pods.invalidate()  # the same pods (for the trigger time), derived anew
+        selector = from_set(spec["selector"])
+        changes = pods.refresh(
+            candidate_pods(self.pods.store, namespace, spec["selector"]),
+            lambda pod: pod_address(service, pod, selector),
+        )
+        # a new aggregate only now: had derive raised, the old one would still match the cache
+        if sync is None or reset:
+            sync = self.syncs[key] = _AddressSync(spec, pods)
+        for _, old, new in changes:
+            if old is not None and not reset:
+                sync.remove(old)
+            if new is not None:
+                sync.add(new)
+        trigger_time = self.triggers.update(
+            service, [(name, None if new is None else new.ready_time) for name, _, new in changes]
+        )
+        return sync, trigger_time
+
     async def _delete(self, key: str, namespace: str, name: str) -> None:
         """The Service is gone: so are its Endpoints. Upstream deletes blindly; here only what the
         cache shows or this controller wrote (which the cache may not show yet), so a second sync
         writes nothing."""
+        self.syncs.pop(key, None)
         self.triggers.delete_service(namespace, name)
         self.stale_versions.pop(key, None)
         if key not in self.endpoints.store and key not in self.written:

@@ -9,8 +9,14 @@ made; a slice that would be deleted while another is created is updated in its p
 labelled `kubernetes.io/service-name` and `endpointslice.kubernetes.io/managed-by`, so slices of
 other managers (the mirroring controller, users) are never touched.
 
+Every pod event re-syncs its Service, so a sync must not cost O(pods) of real work: what each pod
+contributes is derived once per version of the pod (PodCache) and kept aggregated between syncs
+(DesiredSlices), each slice's endpoint keys once per version of the slice; a sync at 10k pods with
+one changed derives one pod and compares keys. reconcile_slices does the same from scratch (pure).
+
 This module also holds what the Endpoints controller shares with it, as upstream's
-k8s.io/endpointslice/util does: pod readiness and membership, port lookup, the trigger-time tracker.
+k8s.io/endpointslice/util does: pod readiness and membership, port lookup, the trigger-time tracker,
+the per-pod cache and the pod label index.
 """
 
 from __future__ import annotations
@@ -18,16 +24,18 @@ from __future__ import annotations
 import copy
 import functools
 import ipaddress
+import itertools
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from componentbase.klog import get_logger
 from controller_manager.controller import ControllerContext, QueueController, split_key
-from kubeapi.labels import from_set
+from kubeapi.labels import Selector, from_set
 from kubeclient.errors import ApiError, KubeClientError, is_not_found
-from kubeclient.informer import object_key
+from kubeclient.informer import Store, object_key
 from kubeclient.workqueue import ExponentialBackoff, MaxOfRateLimiter, TokenBucket, WorkQueue
 
 log = get_logger(__name__)
@@ -240,22 +248,38 @@ class TriggerTimeTracker:
         self._states: dict[tuple[str, str], _ServiceTriggers] = {}
 
     def compute(self, service: Mapping[str, Any], pods: Iterable[Mapping[str, Any]]) -> datetime | None:
+        """From all the pods the Service selects."""
+        times = ((str((p.get("metadata") or {}).get("name", "")), ready_transition_time(p)) for p in pods)
+        return self._apply(service, times, replace=True)
+
+    def update(
+        self, service: Mapping[str, Any], changes: Iterable[tuple[str, datetime | None]]
+    ) -> datetime | None:
+        """As `compute`, from only the pods that changed since the last call (by name: their Ready
+        transition time, None for a pod that has none or is no longer selected): the others did
+        not move, so they cannot be the earliest change."""
+        return self._apply(service, changes, replace=False)
+
+    def _apply(
+        self, service: Mapping[str, Any], changes: Iterable[tuple[str, datetime | None]], replace: bool
+    ) -> datetime | None:
         meta = service.get("metadata") or {}
         key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         state = self._states.get(key)
         known = state is not None
         state = state or _ServiceTriggers()
         earliest: datetime | None = None
-        pod_times: dict[str, datetime] = {}
-        for pod in pods:
-            when = ready_transition_time(pod)
+        pod_times: dict[str, datetime] = {} if replace else state.pods
+        seen = state.pods
+        for name, when in changes:
             if when is None:
+                if not replace:
+                    pod_times.pop(name, None)
                 continue
-            name = str((pod.get("metadata") or {}).get("name", ""))
-            pod_times[name] = when
-            last = state.pods.get(name)
+            last = seen.get(name)
             if (last is None or when > last) and (earliest is None or when < earliest):
                 earliest = when
+            pod_times[name] = when
         created = parse_time(meta.get("creationTimestamp"))
         if (
             created is not None
@@ -276,6 +300,115 @@ def namespace_terminating(error: BaseException) -> bool:
         return False
     causes = (error.status.get("details") or {}).get("causes") or ()
     return any(cause.get("type") == "NamespaceTerminating" for cause in causes)
+
+
+# --- incremental syncs (shared with the Endpoints controller) --------------------------------------
+
+POD_LABEL_INDEX = "endpoints-pod-labels"
+"""Pod index by "<namespace>/<key>=<value>" of each label: a Service's candidate pods are those of
+one pair of its selector, not every pod of its namespace."""
+
+
+def pod_label_index(pod: Obj) -> list[str]:
+    meta = pod.get("metadata") or {}
+    namespace = meta.get("namespace", "")
+    return [f"{namespace}/{key}={value}" for key, value in (meta.get("labels") or {}).items()]
+
+
+def candidate_pods(store: Store, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
+    """The pods that may match a Service's selector (a superset: callers still match it): those of
+    the selector's rarest pair, every pod of the namespace for an empty selector. The store needs
+    the POD_LABEL_INDEX indexer."""
+    if not selector:
+        return store.by_index("namespace", namespace)
+    return min(
+        (store.by_index(POD_LABEL_INDEX, f"{namespace}/{key}={value}") for key, value in selector.items()),
+        key=len,
+    )
+
+
+T = TypeVar("T")
+Change = tuple[str, T | None, T | None]
+"""(pod name, what was derived from it before or None, what is derived now or None if it is gone)."""
+
+
+@dataclass(slots=True)
+class _PodEntry(Generic[T]):
+    pod: Mapping[str, Any]
+    uid: Any
+    version: Any
+    value: T
+
+
+class PodCache(Generic[T]):
+    """What was derived from each pod of one Service (for that Service), kept while the pod is the
+    same object or has the same uid and resourceVersion: at 10k pods a sync re-derives the few that
+    changed, and `refresh` says which, so aggregates are updated instead of rebuilt. A pod that is
+    no longer a candidate (deleted, relabelled) is dropped at the next refresh. Informer objects
+    are read-only, so an object seen again is unchanged: finding the unchanged ones is a set
+    difference of object ids, without looking into 10k pods."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _PodEntry[T]] = {}
+        self._valid: dict[int, _PodEntry[T]] = {}
+        """The entries still valid, by id() of their pod (which they keep alive, so ids are unique)."""
+        self.derived = 0
+        """How many pods were derived, for tests that guard the algorithmic shape."""
+
+    def invalidate(self, select: Callable[[T], bool] | None = None) -> None:
+        """Derive again (at the next refresh) the pods whose value `select`s, or all of them."""
+        if select is None:
+            self._valid.clear()
+            return
+        for entry in self._entries.values():
+            if select(entry.value):
+                self._valid.pop(id(entry.pod), None)
+
+    def values(self) -> list[tuple[Mapping[str, Any], T]]:
+        return [(entry.pod, entry.value) for entry in self._entries.values()]
+
+    def refresh(
+        self, pods: Sequence[Mapping[str, Any]], derive: Callable[[Mapping[str, Any]], T]
+    ) -> list[Change[T]]:
+        """Bring the cache to `pods` (the candidates, unique names), deriving only new or changed
+        pods; the changes. Nothing is kept if `derive` raises."""
+        entries, valid = self._entries, self._valid
+        rebound: list[tuple[_PodEntry[T], Mapping[str, Any]]] = []
+        fresh: list[tuple[str, _PodEntry[T] | None, _PodEntry[T]]] = []
+        for pod in [pod for pod in pods if id(pod) not in valid]:
+            meta = pod.get("metadata") or {}
+            name = meta.get("name") or ""
+            entry = entries.get(name)
+            version = meta.get("resourceVersion")
+            if (
+                entry is not None
+                and valid.get(id(entry.pod)) is entry
+                and version
+                and entry.version == version
+                and entry.uid == meta.get("uid")
+            ):
+                rebound.append((entry, pod))  # an equal copy (a relist): keep what was derived
+                continue
+            fresh.append((name, entry, _PodEntry(pod, meta.get("uid"), version, derive(pod))))
+        self.derived += len(fresh)
+        for entry, pod in rebound:
+            del valid[id(entry.pod)]
+            entry.pod = pod
+            valid[id(pod)] = entry
+        changes: list[Change[T]] = []
+        for name, old, new in fresh:
+            if old is not None:
+                valid.pop(id(old.pod), None)
+            entries[name] = new
+            valid[id(new.pod)] = new
+            changes.append((name, None if old is None else old.value, new.value))
+        if len(entries) > len(pods):  # some are gone
+            names = {(pod.get("metadata") or {}).get("name") or "" for pod in pods}
+            for name in [name for name in entries if name not in names]:
+                gone = entries.pop(name)
+                valid.pop(id(gone.pod), None)
+                changes.append((name, gone.value, None))
+        return changes
 
 
 # --- desired endpoints -------------------------------------------------------------------------
@@ -360,33 +493,177 @@ def pod_to_endpoint(
     return endpoint
 
 
-EndpointKey = tuple[tuple[str, ...], str, str, str]
+EndpointKey = str
 
 
 def endpoint_key(endpoint: Mapping[str, Any]) -> EndpointKey:
     """What identifies an endpoint across syncs (addresses, hostname, pod): other fields may change
-    in place."""
+    in place. An interned string (the repr of those fields): its hash is computed once and equal
+    keys are one object, so matching 10k endpoints per sync is cheap."""
     target = endpoint.get("targetRef") or {}
-    return (
-        tuple(sorted(endpoint.get("addresses") or ())),
-        str(endpoint.get("hostname") or ""),
-        str(target.get("namespace") or ""),
-        str(target.get("name") or ""),
+    return sys.intern(
+        repr(
+            (
+                tuple(sorted(endpoint.get("addresses") or ())),
+                str(endpoint.get("hostname") or ""),
+                str(target.get("namespace") or ""),
+                str(target.get("name") or ""),
+            )
+        )
     )
 
 
 def _without_version(ref: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    return None if ref is None else {k: v for k, v in ref.items() if k != "resourceVersion"}
+    if ref is None or "resourceVersion" not in ref:
+        return ref  # for comparing only: no copy
+    return {k: v for k, v in ref.items() if k != "resourceVersion"}
+
+
+Fingerprint = tuple[Any, ...]
+
+
+def endpoint_fingerprint(endpoint: Mapping[str, Any]) -> Fingerprint:
+    """What endpoint_key leaves out and a slice update must carry (a pod's resourceVersion does
+    not count): two endpoints with the same key are equal when their fingerprints are."""
+    conditions = endpoint.get("conditions") or {}
+    return (
+        endpoint.get("nodeName"),
+        endpoint.get("zone"),
+        conditions.get("ready"),
+        conditions.get("serving"),
+        conditions.get("terminating"),
+        _without_version(endpoint.get("targetRef")),
+    )
 
 
 def endpoints_equal_beyond_key(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Equal in what endpoint_key leaves out (a pod's resourceVersion does not count)."""
-    if a.get("nodeName") != b.get("nodeName") or a.get("zone") != b.get("zone"):
-        return False
-    conditions_a, conditions_b = a.get("conditions") or {}, b.get("conditions") or {}
-    if any(conditions_a.get(c) != conditions_b.get(c) for c in ("ready", "serving", "terminating")):
-        return False
-    return _without_version(a.get("targetRef")) == _without_version(b.get("targetRef"))
+    return endpoint_fingerprint(a) == endpoint_fingerprint(b)
+
+
+SliceKeys = Sequence[tuple[EndpointKey, Fingerprint]]
+
+
+def slice_endpoint_keys(endpoint_slice: Mapping[str, Any]) -> SliceKeys:
+    """Key and fingerprint of each endpoint of a slice (the controller caches them per slice)."""
+    return [(endpoint_key(e), endpoint_fingerprint(e)) for e in endpoint_slice.get("endpoints") or ()]
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredEndpoint:
+    """An endpoint a Service's slices should hold, with what comparing it needs precomputed; `order`
+    (the pod's name, or its place in the list given) orders endpoints that go into new slices."""
+
+    endpoint: Obj
+    key: EndpointKey
+    fingerprint: Fingerprint
+    order: Any
+
+
+@dataclass(frozen=True, slots=True)
+class PodSlicing:
+    """What one candidate pod contributes to its Service's slices: nothing unless `selected`;
+    `port_key` None when it has no place in them (terminal, no IP); `skipped` when its Node is
+    unknown; else an endpoint (or None without an address of that type) per address type."""
+
+    selected: bool
+    ready_time: datetime | None = None
+    port_key: PortKey | None = None
+    ports: tuple[Obj, ...] = ()
+    node_name: str = ""
+    skipped: str | None = None
+    endpoints: tuple[DesiredEndpoint | None, ...] = ()
+
+
+NOT_SELECTED = PodSlicing(selected=False)
+NodeLookup = Callable[[str], Mapping[str, Any] | None]
+
+
+def pod_slicing(
+    service: Mapping[str, Any],
+    pod: Mapping[str, Any],
+    node_of: NodeLookup,
+    address_types: Sequence[str],
+    member: Any,
+    selector: Selector | None = None,
+) -> PodSlicing:
+    """A pod's contribution (`member` names it in the aggregate: its name, or its place in a list);
+    a `selector` it does not match makes it NOT_SELECTED."""
+    meta = pod.get("metadata") or {}
+    if selector is not None and not selector.matches(meta.get("labels") or {}):
+        return NOT_SELECTED
+    ready_time = ready_transition_time(pod)
+    if not should_pod_be_in_endpoints(pod, include_terminating=True):
+        return PodSlicing(True, ready_time)
+    ports = endpoint_ports(service, pod)
+    node_name = str((pod.get("spec") or {}).get("nodeName") or "")
+    node = node_of(node_name) if node_name else None
+    publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
+    if node is None and not publish:
+        skipped = f"{meta.get('name')} (node {node_name!r} not found)"
+        return PodSlicing(True, ready_time, port_map_key(ports), tuple(ports), node_name, skipped)
+    endpoints: list[DesiredEndpoint | None] = []
+    for address_type in address_types:
+        endpoint = pod_to_endpoint(pod, node, service, address_type)
+        endpoints.append(
+            DesiredEndpoint(endpoint, endpoint_key(endpoint), endpoint_fingerprint(endpoint), member)
+            if endpoint["addresses"]
+            else None
+        )
+    return PodSlicing(True, ready_time, port_map_key(ports), tuple(ports), node_name, None, tuple(endpoints))
+
+
+@dataclass
+class _PortGroup:
+    ports: tuple[Obj, ...]
+    members: set[Any] = field(default_factory=set)
+    endpoints: list[dict[EndpointKey, DesiredEndpoint]] = field(default_factory=list)
+
+
+class DesiredSlices:
+    """The endpoints a Service's slices should hold, by set of ports and address type, kept up to
+    date pod by pod (`add`/`remove` what PodCache.refresh reports) rather than rebuilt per sync."""
+
+    def __init__(self, address_types: Sequence[str]) -> None:
+        self.address_types = list(address_types)
+        self.groups: dict[PortKey, _PortGroup] = {}
+        self._skipped: dict[Any, str] = {}
+
+    def add(self, member: Any, contribution: PodSlicing) -> None:
+        if contribution.port_key is None:
+            return
+        group = self.groups.get(contribution.port_key)
+        if group is None:
+            group = _PortGroup(contribution.ports, endpoints=[{} for _ in self.address_types])
+            self.groups[contribution.port_key] = group
+        group.members.add(member)
+        if contribution.skipped is not None:
+            self._skipped[member] = contribution.skipped
+        for by_key, endpoint in zip(group.endpoints, contribution.endpoints, strict=False):
+            if endpoint is not None:
+                by_key[endpoint.key] = endpoint
+
+    def remove(self, member: Any, contribution: PodSlicing) -> None:
+        if contribution.port_key is None:
+            return
+        group = self.groups[contribution.port_key]
+        group.members.discard(member)
+        self._skipped.pop(member, None)
+        for by_key, endpoint in zip(group.endpoints, contribution.endpoints, strict=False):
+            if endpoint is not None and by_key.get(endpoint.key) is endpoint:
+                del by_key[endpoint.key]
+        if not group.members:
+            del self.groups[contribution.port_key]
+
+    def ordered_groups(self) -> list[tuple[PortKey, _PortGroup]]:
+        """In the order of the first pod of each (upstream walks the pods and meets them so)."""
+        groups = list(self.groups.items())
+        if len(groups) > 1:
+            groups.sort(key=lambda item: min(item[1].members))
+        return groups
+
+    def skipped(self) -> list[str]:
+        return [self._skipped[member] for member in sorted(self._skipped)]
 
 
 # --- slices ------------------------------------------------------------------------------------
@@ -502,19 +779,38 @@ def _name(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
+Desired = dict[EndpointKey, DesiredEndpoint]
+Matcher = Callable[[Mapping[str, Any], Desired], "list[Obj] | None"]
+
+
+def match_slice(endpoint_slice: Mapping[str, Any], desired: Desired) -> list[Obj] | None:
+    """Take the slice's endpoints out of `desired`: None if the slice keeps all of them unchanged,
+    else the desired endpoints it keeps (in its order; empty: it keeps none)."""
+    kept: list[Obj] = []
+    changed = False
+    keys = slice_endpoint_keys(endpoint_slice)
+    for key, fingerprint in keys:
+        wanted = desired.pop(key, None)
+        if wanted is not None:
+            kept.append(wanted.endpoint)
+            changed = changed or wanted.fingerprint != fingerprint
+    return kept if changed or len(kept) != len(keys) else None
+
+
 def reconcile_by_port_mapping(
     service: Mapping[str, Any],
     existing: Sequence[Obj],
-    desired: dict[EndpointKey, Obj],
+    desired: Desired,
     ports: Sequence[Mapping[str, Any]],
     address_type: str,
     max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
     controller_name: str = CONTROLLER_NAME,
+    match: Matcher = match_slice,
 ) -> SliceChanges:
     """Upstream's reconcileByPortMapping for one group of slices with the same ports: (1) drop
     unwanted endpoints from existing slices and refresh changed ones (and the labels), (2) fill the
-    slices already being updated, fullest first, (3) put what is left into the unchanged slice it
-    fills best, or new slices. `desired` is consumed."""
+    slices already being updated, fullest first, (3) put what is left (in `order`) into the
+    unchanged slice it fills best, or new slices. `desired` is consumed."""
     by_name: dict[str, Obj] = {}
     unchanged: list[str] = []
     to_update: list[str] = []
@@ -522,17 +818,11 @@ def reconcile_by_port_mapping(
     for current in existing:
         name = _name(current)
         by_name[name] = current
-        kept: list[Obj] = []
-        endpoint_changed = False
-        for endpoint in current.get("endpoints") or ():
-            wanted = desired.pop(endpoint_key(endpoint), None)
-            if wanted is not None:
-                kept.append(wanted)
-                endpoint_changed = endpoint_changed or not endpoints_equal_beyond_key(wanted, endpoint)
+        kept = match(current, desired)
         labels, labels_changed = slice_labels(
             (current.get("metadata") or {}).get("labels"), service, controller_name
         )
-        if endpoint_changed or len(kept) != len(current.get("endpoints") or ()):
+        if kept is not None:
             if not kept:
                 to_delete.append(name)
                 continue
@@ -549,7 +839,7 @@ def reconcile_by_port_mapping(
         else:
             unchanged.append(name)
 
-    remaining = iter(list(desired.values()))
+    remaining = iter([d.endpoint for d in sorted(desired.values(), key=lambda d: d.order)])
     left = len(desired)
     desired.clear()
 
@@ -580,19 +870,17 @@ def reconcile_by_port_mapping(
     return SliceChanges(created, [by_name[n] for n in to_update], [by_name[n] for n in to_delete])
 
 
-NodeLookup = Callable[[str], Mapping[str, Any] | None]
-
-
 def reconcile_by_address_type(
     service: Mapping[str, Any],
-    pods: Sequence[Mapping[str, Any]],
+    desired: DesiredSlices,
+    type_index: int,
     existing: Sequence[Obj],
-    node_of: NodeLookup,
-    address_type: str,
     max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
     controller_name: str = CONTROLLER_NAME,
+    match: Matcher = match_slice,
 ) -> tuple[SliceChanges, list[str]]:
     """The changes for one address type, and the pods skipped because their Node is unknown."""
+    address_type = desired.address_types[type_index]
     changes = SliceChanges()
     existing_by_ports: dict[PortKey, list[Obj]] = {}
     for current in existing:
@@ -600,34 +888,15 @@ def reconcile_by_address_type(
             existing_by_ports.setdefault(port_map_key(current.get("ports")), []).append(current)
         else:
             changes.delete.append(current)
-    publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
-    desired_by_ports: dict[PortKey, dict[EndpointKey, Obj]] = {}
-    ports_by_key: dict[PortKey, list[Obj]] = {}
-    skipped: list[str] = []
-    for pod in pods:
-        if not should_pod_be_in_endpoints(pod, include_terminating=True):
-            continue
-        ports = endpoint_ports(service, pod)
-        key = port_map_key(ports)
-        desired = desired_by_ports.setdefault(key, {})
-        ports_by_key.setdefault(key, ports)
-        node_name = str((pod.get("spec") or {}).get("nodeName") or "")
-        node = node_of(node_name) if node_name else None
-        if node is None and not publish:
-            skipped.append(f"{(pod.get('metadata') or {}).get('name')} (node {node_name!r} not found)")
-            continue
-        endpoint = pod_to_endpoint(pod, node, service, address_type)
-        if endpoint["addresses"]:
-            desired[endpoint_key(endpoint)] = endpoint
-    for key, desired in desired_by_ports.items():
+    for key, group in desired.ordered_groups():
         changes.extend(
             reconcile_by_port_mapping(
-                service, existing_by_ports.get(key, []), desired, ports_by_key[key], address_type,
-                max_endpoints, controller_name,
+                service, existing_by_ports.get(key, []), dict(group.endpoints[type_index]), group.ports,
+                address_type, max_endpoints, controller_name, match,
             )
         )  # fmt: skip
     for key, slices in existing_by_ports.items():
-        if key not in desired_by_ports:
+        if key not in desired.groups:
             changes.delete.extend(slices)
     if len(existing) == len(changes.delete) and not changes.create:
         placeholder = new_endpoint_slice(service, [], address_type, controller_name)
@@ -635,7 +904,32 @@ def reconcile_by_address_type(
             changes.delete.clear()  # the placeholder we have is the one we would make
         else:
             changes.create.append(placeholder)
-    return changes, skipped
+    return changes, desired.skipped()
+
+
+def reconcile_desired(
+    service: Mapping[str, Any],
+    desired: DesiredSlices,
+    existing: Sequence[Obj],
+    max_endpoints: int = MAX_ENDPOINTS_PER_SLICE,
+    controller_name: str = CONTROLLER_NAME,
+    match: Matcher = match_slice,
+) -> tuple[SliceChanges, list[str]]:
+    """Upstream's Reconciler.Reconcile given the desired endpoints (`desired.address_types` must be
+    the Service's): slices of address types the Service no longer has are deleted, then creates
+    are turned into updates of slices that would be deleted (finalize)."""
+    types = desired.address_types
+    changes = SliceChanges()
+    skipped: list[str] = []
+    for index, address_type in enumerate(types):
+        of_type = [s for s in existing if s.get("addressType") == address_type]
+        type_changes, type_skipped = reconcile_by_address_type(
+            service, desired, index, of_type, max_endpoints, controller_name, match
+        )
+        changes.extend(type_changes)
+        skipped += type_skipped
+    changes.delete += [s for s in existing if s.get("addressType") not in types]
+    return reuse_deleted_slices(service, changes), skipped
 
 
 def reconcile_slices(
@@ -647,20 +941,12 @@ def reconcile_slices(
     controller_name: str = CONTROLLER_NAME,
 ) -> tuple[SliceChanges, list[str]]:
     """Upstream's Reconciler.Reconcile, pure: the slice writes for a Service given the pods it
-    selects and the slices it has (slices of address types it no longer has are deleted), then
-    creates turned into updates of slices that would be deleted (finalize)."""
-    types = address_types_for_service(service)
-    changes = SliceChanges()
-    skipped: list[str] = []
-    for address_type in types:
-        of_type = [s for s in existing if s.get("addressType") == address_type]
-        type_changes, type_skipped = reconcile_by_address_type(
-            service, pods, of_type, node_of, address_type, max_endpoints, controller_name
-        )
-        changes.extend(type_changes)
-        skipped += type_skipped
-    changes.delete += [s for s in existing if s.get("addressType") not in types]
-    return reuse_deleted_slices(service, changes), skipped
+    selects (new endpoints are placed in their order) and the slices it has. The controller keeps
+    the desired endpoints up to date between syncs and calls reconcile_desired."""
+    desired = DesiredSlices(address_types_for_service(service))
+    for index, pod in enumerate(pods):
+        desired.add(index, pod_slicing(service, pod, node_of, desired.address_types, index))
+    return reconcile_desired(service, desired, existing, max_endpoints, controller_name)
 
 
 def reuse_deleted_slices(service: Mapping[str, Any], changes: SliceChanges) -> SliceChanges:
@@ -776,6 +1062,83 @@ class EndpointSliceTracker:
         self._service_uids.pop((namespace, name), None)
 
 
+# --- what a sync keeps for the next ----------------------------------------------------------------
+
+SLICE_SERVICE_INDEX = "endpointslice-service"
+"""EndpointSlice index by "<namespace>/<service-name label>": a Service's slices without scanning
+every slice of its namespace."""
+
+
+def slice_service_index(endpoint_slice: Obj) -> list[str]:
+    namespace, service = _service_of(endpoint_slice)
+    return [f"{namespace}/{service}"] if service else []
+
+
+NodeInfo = tuple[bool, Any]
+"""What an endpoint takes from its pod's Node: whether it exists, its zone label."""
+
+
+def node_info(node: Mapping[str, Any] | None) -> NodeInfo:
+    if node is None:
+        return False, None
+    return True, ((node.get("metadata") or {}).get("labels") or {}).get(LABEL_TOPOLOGY_ZONE)
+
+
+@dataclass(slots=True)
+class _SliceMatch:
+    slice: Mapping[str, Any]
+    version: str
+    keys: list[EndpointKey]
+    fingerprints: list[Fingerprint]
+    unchanged: list[DesiredEndpoint | None] | None = None
+    """The desired endpoints the slice matched, all unchanged, at its last sync."""
+
+
+class _SliceSync:
+    """Per Service, what the last sync derived: each candidate pod's contribution (PodCache), the
+    desired endpoints aggregated from them, the Node facts they used (a changed Node re-derives
+    its pods), and each existing slice's endpoint keys. Valid while the Service's spec is unchanged."""
+
+    def __init__(self, spec: Mapping[str, Any], address_types: list[str], pods: PodCache[PodSlicing]) -> None:
+        self.spec = spec
+        self.pods = pods
+        self.desired = DesiredSlices(address_types)
+        self.nodes: dict[str, NodeInfo] = {}
+        self._slices: dict[str, _SliceMatch] = {}
+
+    def match(self, endpoint_slice: Mapping[str, Any], desired: Desired) -> list[Obj] | None:
+        """match_slice, with the slice's endpoint keys computed once per version of it, and a slice
+        whose endpoints are the very ones it matched unchanged last time found unchanged at once."""
+        meta = endpoint_slice.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        version = f"{meta.get('uid') or ''}/{meta.get('resourceVersion') or ''}"
+        cached = self._slices.get(name)
+        if cached is None or not (
+            cached.slice is endpoint_slice or (meta.get("resourceVersion") and cached.version == version)
+        ):
+            keys = slice_endpoint_keys(endpoint_slice)
+            cached = _SliceMatch(endpoint_slice, version, [k for k, _ in keys], [f for _, f in keys])
+            self._slices[name] = cached
+        wanted = list(map(desired.pop, cached.keys, itertools.repeat(None, len(cached.keys))))
+        if cached.unchanged is not None and wanted == cached.unchanged:
+            return None
+        kept: list[Obj] = []
+        changed = False
+        for endpoint, fingerprint in zip(wanted, cached.fingerprints, strict=True):
+            if endpoint is not None:
+                kept.append(endpoint.endpoint)
+                changed = changed or endpoint.fingerprint != fingerprint
+        if changed or len(kept) != len(wanted):
+            cached.unchanged = None
+            return kept
+        cached.unchanged = wanted
+        return None
+
+    def keep_slices(self, slices: Iterable[Mapping[str, Any]]) -> None:
+        names = {_name(s) for s in slices}
+        self._slices = {name: match for name, match in self._slices.items() if name in names}
+
+
 # --- the controller ------------------------------------------------------------------------------
 
 
@@ -799,6 +1162,10 @@ class EndpointSliceController(QueueController):
         self.pods = ctx.informers.informer("pods")
         self.nodes = ctx.informers.informer("nodes")
         self.slices = ctx.informers.informer("endpointslices")
+        self.pods.add_indexer(POD_LABEL_INDEX, pod_label_index)
+        self.slices.add_indexer(SLICE_SERVICE_INDEX, slice_service_index)
+        self.syncs: dict[str, _SliceSync] = {}
+        """Per Service key, what its last sync derived (dropped with the Service)."""
         self.services.add_handler(self.enqueue, self.enqueue_update, self.enqueue)
         self.pods.add_handler(self.add_pod, self.update_pod, self.add_pod)
         self.slices.add_handler(self.add_slice, self.update_slice, self.delete_slice)
@@ -860,24 +1227,26 @@ class EndpointSliceController(QueueController):
         if service is None:
             self.triggers.delete_service(namespace, name)
             self.tracker.delete_service(namespace, name)
+            self.syncs.pop(key, None)
             return  # the slices go with their owner (garbage collector)
         spec = service.get("spec") or {}
         if spec.get("type") == "ExternalName" or spec.get("selector") is None:
             return  # their slices, if any, are someone else's
-        pods = self._selected_pods(service)
-        selector = from_set({LABEL_SERVICE_NAME: name, LABEL_MANAGED_BY: CONTROLLER_NAME})
         existing = sorted(
             (
                 s
-                for s in self.slices.store.by_index("namespace", namespace)
-                if selector.matches((s.get("metadata") or {}).get("labels") or {}) and not is_terminating(s)
+                for s in self.slices.store.by_index(SLICE_SERVICE_INDEX, key)
+                if self._managed(s) and _service_of(s) == (namespace, name) and not is_terminating(s)
             ),
             key=_name,
         )
         if self.tracker.stale_slices(service, existing):
             raise StaleInformerCache(f"EndpointSlice informer cache is out of date for Service {key}")
-        trigger_time = self.triggers.compute(service, pods)
-        changes, skipped = reconcile_slices(service, pods, existing, self._node, self.max_endpoints)
+        sync, trigger_time = self._refresh(key, service)
+        changes, skipped = reconcile_desired(
+            service, sync.desired, existing, self.max_endpoints, match=sync.match
+        )
+        sync.keep_slices(existing)
         try:
             await self._write(service, changes, trigger_time)
         except ApiError as error:
@@ -892,15 +1261,45 @@ class EndpointSliceController(QueueController):
     def _node(self, name: str) -> Mapping[str, Any] | None:
         return self.nodes.store.get(name)
 
-    def _selected_pods(self, service: Obj) -> list[Obj]:
-        meta = service.get("metadata") or {}
-        selector = from_set((service.get("spec") or {}).get("selector") or {})
-        pods = [
-            p
-            for p in self.pods.store.by_index("namespace", meta.get("namespace", ""))
-            if selector.matches((p.get("metadata") or {}).get("labels") or {})
-        ]
-        return sorted(pods, key=lambda p: str((p.get("metadata") or {}).get("name", "")))
+    def _refresh(self, key: str, service: Obj) -> tuple[_SliceSync, datetime | None]:
+        """Bring the Service's desired endpoints up to date with its pods, deriving only the pods
+        (and the pods of Nodes) that changed since its last sync; the trigger time."""
+        namespace, _ = split_key(key)
+        spec = service.get("spec") or {}
+        sync = self.syncs.get(key)
+        reset = sync is None or (sync.spec is not spec and sync.spec != spec)
+        if sync is None or reset:
+            pods: PodCache[PodSlicing] = PodCache() if sync is None else sync.pods
+            pods.invalidate()  # the same pods (for the trigger time), derived anew
+            types = address_types_for_service(service)
+        else:
+            pods, types = sync.pods, sync.desired.address_types
+            moved = {node for node, info in sync.nodes.items() if node_info(self._node(node)) != info}
+            if moved:
+                pods.invalidate(lambda contribution: contribution.node_name in moved)
+                for node in moved:
+                    del sync.nodes[node]
+        selector = from_set(spec["selector"])
+
+        def derive(pod: Mapping[str, Any]) -> PodSlicing:
+            name = str((pod.get("metadata") or {}).get("name") or "")
+            return pod_slicing(service, pod, self._node, types, name, selector)
+
+        changes = pods.refresh(candidate_pods(self.pods.store, namespace, spec["selector"]), derive)
+        # a new aggregate only now: had derive raised, the old one would still match the cache
+        if sync is None or reset:
+            sync = self.syncs[key] = _SliceSync(spec, types, pods)
+        for name, old, new in changes:
+            if old is not None and not reset:
+                sync.desired.remove(name, old)
+            if new is not None:
+                sync.desired.add(name, new)
+                if new.port_key is not None and new.node_name and new.node_name not in sync.nodes:
+                    sync.nodes[new.node_name] = node_info(self._node(new.node_name))  # checked above
+        trigger_time = self.triggers.update(
+            service, [(name, None if new is None else new.ready_time) for name, _, new in changes]
+        )
+        return sync, trigger_time
 
     async def _write(self, service: Obj, changes: SliceChanges, trigger_time: datetime | None) -> None:
         """Creates (not while the Service is being deleted: the garbage collector would race us),

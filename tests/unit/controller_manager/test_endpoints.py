@@ -3,6 +3,8 @@ truncation) and reconcile against the recording fake client."""
 
 from __future__ import annotations
 
+import copy
+import random
 from typing import Any
 
 import pytest
@@ -21,6 +23,8 @@ from controller_manager.controllers.endpoints import (
 from controller_manager.controllers.endpointslice import ANNOTATION_TRIGGER_TIME, StaleInformerCache
 from controller_manager.options import Options
 from kubeclient.errors import ApiError
+from kubeclient.informer import object_key
+from kubeclient.rest import resolve
 
 Obj = dict[str, Any]
 
@@ -496,3 +500,112 @@ async def test_endpoints_created_before_their_selectorless_service_are_kept() ->
     await controller.reconcile("default/ext")
     assert client.verbs() == []
     assert client.stored("endpoints", "default", "ext") is not None
+
+
+# --- incremental syncs: what a sync derives again, and that it equals repacking every pod -----
+
+
+def mirror(informers: Any, client: FakeClient) -> None:
+    """What watches deliver: objects whose resourceVersion changed are replaced in the stores, the
+    others stay the very objects the controller saw (sync_informers copies them all, as a relist)."""
+    for resource, informer in informers.informers.items():
+        wanted = {object_key(o): o for o in client.all(resolve(resource).name)}
+        for key in informer.store.key_list():
+            if key not in wanted:
+                informer.store.remove(key)
+        for key, obj in wanted.items():
+            current = informer.store.get(key)
+            if (
+                current is None
+                or current["metadata"]["resourceVersion"] != obj["metadata"]["resourceVersion"]
+            ):
+                informer.store.put(copy.deepcopy(obj))
+
+
+async def test_a_sync_derives_only_the_pods_that_changed_since_the_last() -> None:
+    pods = [make_pod(f"p{i:03d}", f"10.1.{i // 200}.{i % 200 + 1}") for i in range(300)]
+    client = FakeClient([make_service(selector={"app": "web"}), *pods])
+    controller, informers = controller_for(client)
+    await controller.reconcile("default/web")
+    cache = controller.syncs["default/web"].pods
+    assert cache.derived == 300
+    sync_informers(informers, client)  # every object an equal copy, as after a relist
+    client.actions.clear()
+    await controller.reconcile("default/web")
+    assert (cache.derived, client.verbs()) == (300, [])
+    client.add(make_pod("p007", "10.1.0.8", ready=False))
+    mirror(informers, client)
+    await controller.reconcile("default/web")
+    assert cache.derived == 301
+    stored = client.stored("endpoints", "default", "web")
+    assert stored is not None and stored["subsets"][0]["notReadyAddresses"] == [address("p007", "10.1.0.8")]
+
+
+def random_pod(rng: random.Random, name: str, uid: str | None = None, ip: str | None = None) -> Obj:
+    ip = ip or f"10.0.{rng.randrange(2)}.{rng.randrange(1, 40)}"
+    ports = rng.choice(
+        [[{"name": "web", "containerPort": 8080}], [{"name": "web", "containerPort": 8081}], []]
+    )
+    pod = make_pod(
+        name, ip, ready=rng.random() < 0.7, labels={"app": rng.choice(["web", "web", "web", "db"])},
+        node=rng.choice(["n1", "n2"]), ports=ports, deleting=rng.random() < 0.1,
+        phase=rng.choice(["Running"] * 9 + ["Succeeded"]),
+        ready_at=f"2026-01-01T00:{rng.randrange(60):02d}:00Z",
+    )  # fmt: skip
+    if rng.random() < 0.3:
+        pod["status"]["podIPs"].append({"ip": f"fd00::{rng.randrange(1, 99):x}"})
+    if uid is not None:
+        pod["metadata"]["uid"] = uid
+    return pod
+
+
+NAMED_PORTS = [{"name": "http", "port": 80, "targetPort": "web"}, {"name": "metrics", "port": 9100}]
+
+
+def random_service(rng: random.Random) -> Obj:
+    headless = rng.random() < 0.3
+    return make_service(
+        selector={"app": "web"}, labels=rng.choice([None, {"team": "a"}]),
+        ports=rng.choice([NAMED_PORTS, NAMED_PORTS[:1], [{"port": 80, "targetPort": 8080}]]
+                         + ([[]] if headless else [])),
+        cluster_ip="None" if headless else "10.96.0.10",
+        ipFamilies=rng.choice([["IPv4"], ["IPv6"], ["IPv4", "IPv6"]]),
+        publishNotReadyAddresses=rng.random() < 0.3,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_the_kept_addresses_give_the_subsets_repacking_every_pod_gives(seed: int) -> None:
+    """Random pod and Service changes (with pods sharing an address now and then); after each, the
+    controller's kept addresses give exactly what desired_subsets computes from all the pods."""
+    rng = random.Random(seed)
+    client = FakeClient([make_service(selector={"app": "web"})])
+    controller, informers = controller_for(client)
+    names = [f"p{i:02d}" for i in range(30)]
+    for step in range(100):
+        op = rng.random()
+        if op < 0.6:
+            client.add(random_pod(rng, rng.choice(names)))
+        elif op < 0.7:  # the uid and IP of another pod: one address for two pods
+            twin = client.stored("pods", "default", rng.choice(names))
+            if twin is not None:
+                client.add(
+                    random_pod(rng, rng.choice(names), twin["metadata"]["uid"], twin["status"]["podIP"])
+                )
+        elif op < 0.9:
+            client.objects.pop(("pods", "default", rng.choice(names)), None)
+        else:
+            client.add(random_service(rng))
+        (sync_informers if rng.random() < 0.2 else mirror)(informers, client)
+        service = informers.informer("services").store.get("default/web")
+        pods = sorted(
+            (
+                p
+                for p in informers.informer("pods").store.objects()
+                if p["metadata"]["labels"]["app"] == "web"
+            ),
+            key=lambda p: p["metadata"]["name"],
+        )
+        sync, _ = controller._refresh("default/web", service)
+        assert sync.subsets(service) == desired_subsets(service, pods), step
+        await controller.reconcile("default/web")

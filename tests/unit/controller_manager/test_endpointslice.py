@@ -3,7 +3,9 @@ into slices of at most 100, stability) and reconcile against the recording fake 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import random
 from typing import Any
 
 import pytest
@@ -18,14 +20,19 @@ from controller_manager.controllers.endpointslice import (
     EndpointSliceController,
     PodsSkipped,
     StaleInformerCache,
+    TriggerTimeTracker,
     address_types_for_service,
     find_port,
     pod_to_endpoint,
+    ready_transition_time,
+    reconcile_desired,
     reconcile_slices,
     services_to_update_on_pod_change,
 )
 from controller_manager.options import Options
 from kubeclient.errors import ApiError
+from kubeclient.informer import object_key
+from kubeclient.rest import resolve
 
 Obj = dict[str, Any]
 NODES = {"n1": {"metadata": {"name": "n1", "labels": {"topology.kubernetes.io/zone": "zone-a"}}},
@@ -254,6 +261,16 @@ def test_a_new_endpoint_goes_into_the_slice_being_updated_and_nothing_else_moves
     assert [s["metadata"]["name"] for s in changes.update] == ["web-0"]
     names = [e["targetRef"]["name"] for e in changes.update[0]["endpoints"]]
     assert gone not in names and "new" in names and len(names) == 100
+
+
+def test_a_pod_resource_version_in_a_target_ref_is_no_change() -> None:
+    service = make_service(selector={"app": "web"})
+    pods = many_pods(3)
+    existing = named(reconcile_slices(service, pods, [], NODES.get)[0].create)
+    existing[0]["endpoints"][1]["targetRef"]["resourceVersion"] = "42"
+    assert not reconcile_slices(service, pods, existing, NODES.get)[0]
+    existing[0]["endpoints"][1]["targetRef"]["uid"] = "another"
+    assert len(reconcile_slices(service, pods, existing, NODES.get)[0].update) == 1
 
 
 def test_leftover_endpoints_fill_the_unchanged_slice_they_fit_best() -> None:
@@ -585,3 +602,154 @@ async def test_only_someone_elses_change_to_a_slice_enqueues_its_service() -> No
     controller.delete_slice(edited)
     clock.now += 1.0
     assert controller.queue.get_nowait() == "default/web"
+
+
+# --- incremental syncs: what a sync derives again, and that it equals deriving every pod ------
+
+
+def mirror(informers: Any, client: FakeClient) -> None:
+    """What watches deliver: objects whose resourceVersion changed are replaced in the stores, the
+    others stay the very objects the controller saw (sync_informers copies them all, as a relist)."""
+    for resource, informer in informers.informers.items():
+        wanted = {object_key(o): o for o in client.all(resolve(resource).name)}
+        for key in informer.store.key_list():
+            if key not in wanted:
+                informer.store.remove(key)
+        for key, obj in wanted.items():
+            current = informer.store.get(key)
+            if (
+                current is None
+                or current["metadata"]["resourceVersion"] != obj["metadata"]["resourceVersion"]
+            ):
+                informer.store.put(copy.deepcopy(obj))
+
+
+async def test_a_sync_derives_only_the_pods_that_changed_since_the_last() -> None:
+    client = world(make_service(selector={"app": "web"}), *many_pods(250))
+    controller, informers = controller_for(client)
+    await controller.reconcile("default/web")
+    cache = controller.syncs["default/web"].pods
+    assert cache.derived == 250
+    sync_informers(informers, client)  # every object an equal copy, as after a relist
+    await controller.reconcile("default/web")
+    assert cache.derived == 250
+    client.add(make_pod("p007", "10.1.0.8", ready=False))
+    mirror(informers, client)
+    client.actions.clear()
+    await controller.reconcile("default/web")
+    assert cache.derived == 251
+    assert client.verbs() == [("update", "endpointslices")]
+    client.objects.pop(("pods", "default", "p008"))
+    mirror(informers, client)
+    await controller.reconcile("default/web")
+    assert cache.derived == 251
+    assert sum(len(s["endpoints"]) for s in client.all("endpointslices")) == 249
+
+
+async def test_a_node_whose_zone_changed_has_only_its_pods_derived_again() -> None:
+    pods = [make_pod(f"p{i}", f"10.0.0.{i + 1}", node="n1" if i < 3 else "n2") for i in range(5)]
+    client = world(make_service(selector={"app": "web"}), *pods)
+    controller, informers = controller_for(client)
+    await controller.reconcile("default/web")
+    mirror(informers, client)
+    client.add(make_node("n2", "zone-b"))
+    mirror(informers, client)
+    client.actions.clear()
+    await controller.reconcile("default/web")
+    assert controller.syncs["default/web"].pods.derived == 5 + 2
+    [stored] = client.all("endpointslices")
+    assert [e.get("zone") for e in stored["endpoints"]] == ["zone-a"] * 3 + ["zone-b"] * 2
+
+
+def test_trigger_times_from_the_changed_pods_equal_those_from_all_pods() -> None:
+    rng = random.Random(7)
+    full, incremental = TriggerTimeTracker(), TriggerTimeTracker()
+    service = make_service(selector={"app": "web"})
+    pods: dict[str, Obj] = {}
+    for _ in range(300):
+        name = f"p{rng.randrange(8)}"
+        if rng.random() < 0.25:
+            pods.pop(name, None)
+            change: tuple[str, Any] = (name, None)
+        else:
+            pod = make_pod(name)
+            if rng.random() < 0.1:
+                pod["status"]["conditions"] = []
+            else:
+                pod["status"]["conditions"][0]["lastTransitionTime"] = (
+                    f"2026-01-01T00:{rng.randrange(9):02d}:00Z"
+                )
+            pods[name] = pod
+            change = (name, ready_transition_time(pod))
+        assert incremental.update(service, [change]) == full.compute(service, list(pods.values()))
+
+
+NAMED_PORTS = [{"name": "http", "port": 80, "targetPort": "web"}, {"name": "metrics", "port": 9100}]
+
+
+def random_pod(rng: random.Random, name: str) -> Obj:
+    ip = f"10.0.{rng.randrange(2)}.{rng.randrange(1, 40)}"
+    ports = rng.choice(
+        [[{"name": "web", "containerPort": 8080}], [{"name": "web", "containerPort": 8081}], []]
+    )
+    return make_pod(
+        name, ip, ready=rng.random() < 0.7, labels={"app": rng.choice(["web", "web", "web", "db"])},
+        node=rng.choice(["n1", "n2", "n3", "gone"]), ports=ports, deleting=rng.random() < 0.1,
+        ips=[ip, f"fd00::{rng.randrange(1, 99):x}"] if rng.random() < 0.5 else None,
+    )  # fmt: skip
+
+
+def random_service(rng: random.Random) -> Obj:
+    return make_service(
+        selector={"app": "web"}, labels=rng.choice([None, {"team": "a"}]),
+        ports=rng.choice([NAMED_PORTS, NAMED_PORTS[:1], [{"name": "http", "port": 80, "targetPort": 8080}]]),
+        families=rng.choice([["IPv4"], ["IPv6", "IPv4"], ["IPv4", "IPv6"]]),
+        publishNotReadyAddresses=rng.random() < 0.3,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(5))
+async def test_the_kept_state_gives_the_slices_deriving_every_pod_again_gives(seed: int) -> None:
+    """Random pod, Node, Service and slice changes; after each, the controller's kept desired
+    endpoints reconcile to exactly what the pure reconcile_slices computes from all the pods."""
+    rng = random.Random(seed)
+    client = world(make_service(selector={"app": "web"}), make_node("n3", "zone-c"))
+    informers = informers_from(client, "services", "pods", "nodes", "endpointslices")
+    ctx = ControllerContext(client=client, informers=informers, recorder=FakeRecorder(),
+                            options=Options(max_endpoints_per_slice=7), clock=FakeClock())  # fmt: skip
+    controller = EndpointSliceController(ctx)
+    names = [f"p{i:02d}" for i in range(30)]
+    for step in range(80):
+        op = rng.random()
+        if op < 0.55:
+            client.add(random_pod(rng, rng.choice(names)))
+        elif op < 0.75:
+            client.objects.pop(("pods", "default", rng.choice(names)), None)
+        elif op < 0.85:
+            client.add(make_node(rng.choice(["n1", "n2", "n3"]), rng.choice([None, "zone-a", "zone-b"])))
+        elif op < 0.95:
+            client.add(random_service(rng))
+        elif client.all("endpointslices"):  # someone else edits a slice
+            edited = copy.deepcopy(rng.choice(client.all("endpointslices")))
+            edited["endpoints"] = edited["endpoints"][1:]
+            client.add(edited)
+        (sync_informers if rng.random() < 0.2 else mirror)(informers, client)
+        service = informers.informer("services").store.get("default/web")
+        existing = sorted(
+            (s for s in informers.informer("endpointslices").store.objects()
+             if s["metadata"]["labels"][LABEL_SERVICE_NAME] == "web"),
+            key=lambda s: s["metadata"]["name"],
+        )  # fmt: skip
+        pods = sorted(
+            (
+                p
+                for p in informers.informer("pods").store.objects()
+                if p["metadata"]["labels"]["app"] == "web"
+            ),
+            key=lambda p: p["metadata"]["name"],
+        )
+        expected = reconcile_slices(service, pods, existing, informers.informer("nodes").store.get, 7)
+        sync, _ = controller._refresh("default/web", service)
+        assert reconcile_desired(service, sync.desired, existing, 7, match=sync.match) == expected, step
+        with contextlib.suppress(PodsSkipped):
+            await controller.reconcile("default/web")
