@@ -77,6 +77,11 @@ from controller_manager.controllers.deployment_rollout import (
     uid_of,
     unhealthy_cleanup_plan,
 )
+from controller_manager.controllers.replicaset import (
+    POD_CONTROLLER_UID_INDEX,
+    OwnWrites,
+    pod_controller_uid_index,
+)
 from kubeclient.errors import ApiError, KubeClientError, is_already_exists, is_not_found
 from kubeclient.rest import MERGE_PATCH, STRATEGIC_MERGE_PATCH
 
@@ -93,6 +98,8 @@ class DeploymentController(QueueController):
         self.deployments = ctx.informers.informer("deployments")
         self.replicasets = ctx.informers.informer("replicasets")
         self.pods = ctx.informers.informer("pods")
+        self.pods.add_indexer(POD_CONTROLLER_UID_INDEX, pod_controller_uid_index)
+        self.own_writes = OwnWrites()
         self.deployments.add_handler(self.enqueue, self.enqueue_update, self.enqueue)
         self.replicasets.add_handler(self.add_replica_set, self.update_replica_set, self.delete_replica_set)
         self.pods.add_handler(on_delete=self.delete_pod)
@@ -183,7 +190,9 @@ class DeploymentController(QueueController):
         cached = self.deployments.store.get(key)
         if cached is None:
             log.v(2).info("Deployment has been deleted", deployment=key)
+            self.own_writes.forget(key)
             return
+        cached = self.own_writes.freshest(key, cached)
         d = copy.deepcopy(cached)
         if selects_everything(d):
             await self._selecting_all(d)
@@ -232,16 +241,22 @@ class DeploymentController(QueueController):
         wanted = annotations_of(d).get(REVISION_ANNOTATION)
         if wanted is not None and wanted != annotations_of(cached).get(REVISION_ANNOTATION):
             patch = {"metadata": {"annotations": {REVISION_ANNOTATION: wanted}}}
-            await self.client.patch(
+            before = self.deployments.store.get(key)
+            patched = await self.client.patch(
                 "deployments", name_of(d), patch, namespace=meta(d).get("namespace"), content_type=MERGE_PATCH
             )
+            self.own_writes.wrote(key, before, patched)
 
     async def _update_status(self, d: Obj) -> None:
-        body = copy.deepcopy(d)
-        body["status"] = normalized_status(d.get("status"))
-        await self.client.update(
+        """Write the status of `d`; until the informer shows the write, syncs start from what it
+        returned (a sync on the older cached copy would only conflict)."""
+        key = _key(d)
+        body = {**d, "status": normalized_status(d.get("status"))}  # d is this sync's own copy
+        before = self.deployments.store.get(key)
+        written = await self.client.update(
             "deployments", body, namespace=meta(d).get("namespace"), subresource="status"
         )
+        self.own_writes.wrote(key, before, written)
 
     async def _selecting_all(self, d: Obj) -> None:
         self.record(d, "Warning", "SelectingAll", SELECTING_ALL_MESSAGE)
@@ -299,15 +314,17 @@ class DeploymentController(QueueController):
 
     def _pod_map(self, d: Obj, rs_list: list[Obj]) -> dict[str, list[Obj]]:
         """The Deployment's pods by the uid of their ReplicaSet (all phases: Recreate must see any
-        old pod still running)."""
+        old pod still running), read from the pods-by-controller index."""
         selector = selector_of(d)
-        pod_map: dict[str, list[Obj]] = {uid_of(rs): [] for rs in rs_list}
-        for pod in self.pods.store.by_index("namespace", meta(d).get("namespace", "")):
-            if not selector.matches(meta(pod).get("labels") or {}):
-                continue
-            ref = controller_ref(pod)
-            if ref is not None and ref.get("uid") in pod_map:
-                pod_map[str(ref["uid"])].append(pod)
+        namespace = meta(d).get("namespace", "")
+        pod_map: dict[str, list[Obj]] = {}
+        for rs in rs_list:
+            pod_map[uid_of(rs)] = [
+                pod
+                for pod in self.pods.store.by_index(POD_CONTROLLER_UID_INDEX, uid_of(rs))
+                if (pod.get("metadata") or {}).get("namespace", "") == namespace
+                and selector.matches((pod.get("metadata") or {}).get("labels") or {})
+            ]
         return pod_map
 
     # --- the new ReplicaSet and revisions ---------------------------------------------------------
@@ -330,7 +347,9 @@ class DeploymentController(QueueController):
         new_revision = max_revision(old_rss) + 1
         existing = find_new_replica_set(d, rs_list)
         if existing is not None:
-            rs = copy.deepcopy(existing)
+            # A copy of what set_new_replica_set_annotations and minReadySeconds change, no more.
+            rs = {**existing, "metadata": {**meta(existing), "annotations": annotations_of(existing)}}
+            rs["spec"] = dict(existing.get("spec") or {})
             annotations_changed = set_new_replica_set_annotations(d, rs, new_revision, exists=True)
             min_ready = int((d.get("spec") or {}).get("minReadySeconds") or 0)
             if annotations_changed or int(rs["spec"].get("minReadySeconds") or 0) != min_ready:

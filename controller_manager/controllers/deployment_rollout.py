@@ -280,15 +280,26 @@ def _semantic(value: Any) -> Any:
     return value
 
 
+def semantic_template(template: Mapping[str, Any] | None) -> Any:
+    """A pod template as equal_ignore_hash compares it: `_semantic`, without the pod-template-hash
+    label (and without the labels, or metadata, that only it kept from being empty). A new structure,
+    so the template is neither copied first nor changed."""
+    cleaned = _semantic(dict(template or {}))
+    template_meta = cleaned.get("metadata")
+    template_labels = template_meta.get("labels") if isinstance(template_meta, dict) else None
+    if isinstance(template_labels, dict) and POD_TEMPLATE_HASH_LABEL in template_labels:
+        del template_labels[POD_TEMPLATE_HASH_LABEL]
+        if not template_labels:
+            del template_meta["labels"]
+            if not template_meta:
+                del cleaned["metadata"]
+    return cleaned
+
+
 def equal_ignore_hash(template1: Mapping[str, Any] | None, template2: Mapping[str, Any] | None) -> bool:
     """Pod templates equal but for the pod-template-hash label (a ReplicaSet's template has it,
     the Deployment's does not; hash values also change when the template schema grows)."""
-    t1, t2 = copy.deepcopy(dict(template1 or {})), copy.deepcopy(dict(template2 or {}))
-    for template in (t1, t2):
-        template_labels = (template.get("metadata") or {}).get("labels")
-        if isinstance(template_labels, dict):
-            template_labels.pop(POD_TEMPLATE_HASH_LABEL, None)
-    return bool(_semantic(t1) == _semantic(t2))
+    return bool(semantic_template(template1) == semantic_template(template2))
 
 
 def template_of(obj: Mapping[str, Any]) -> Obj:
@@ -300,9 +311,9 @@ def template_of(obj: Mapping[str, Any]) -> Obj:
 
 def find_new_replica_set(deployment: Mapping[str, Any], rss: Sequence[Obj]) -> Obj | None:
     """The ReplicaSet whose template is the Deployment's; the oldest if several (issue 40415)."""
-    wanted = template_of(deployment)
+    wanted = semantic_template(template_of(deployment))
     for rs in by_creation(rss):
-        if equal_ignore_hash(template_of(rs), wanted):
+        if semantic_template(template_of(rs)) == wanted:
             return rs
     return None
 

@@ -302,6 +302,8 @@ PLAIN = {"metadata": {"labels": {"app": "web"}}}
         ({"spec": {"volumes": []}}, {"spec": {}}, True),
         (template(image="nginx:1"), template(image="nginx:2"), False),
         (PLAIN, {"metadata": {"labels": {"app": "api"}}}, False),
+        ({"metadata": {"labels": {"pod-template-hash": "abc"}}}, {}, True),
+        ({"metadata": {"labels": {"pod-template-hash": "abc"}, "annotations": {"a": "b"}}}, {}, False),
     ],
 )
 def test_templates_compare_ignoring_the_hash_label_and_empty_fields(
@@ -623,6 +625,27 @@ async def test_status_follows_the_replica_set_until_the_rollout_completes() -> N
     )
     assert (available["status"], available["reason"]) == ("True", "MinimumReplicasAvailable")
     assert "unavailableReplicas" not in status
+
+
+async def test_a_sync_before_its_status_write_comes_back_starts_from_what_the_write_returned() -> None:
+    h = Harness(make_deployment(replicas=3))
+    await h.reconcile()
+    name = new_rs_name(h.deployment())
+    replica_sets = h.informers.informer("replicasets").store
+
+    async def replica_set_reports(available: int) -> list[tuple[str, str, str]]:
+        """The ReplicaSet's status moves and its event comes; the Deployment's own write has not."""
+        h.set_status(name, replicas=3, available=available)
+        replica_sets.put(copy.deepcopy(h.rs(name)))
+        mark = len(h.client.actions)
+        await h.controller.reconcile(KEY)
+        return verbs(h.client.actions[mark:])
+
+    assert await replica_set_reports(1) == [("update", "deployments/status", "web")]
+    assert await replica_set_reports(2) == [("update", "deployments/status", "web")]  # no conflict
+    assert h.deployment()["status"]["availableReplicas"] == 2
+    assert await replica_set_reports(2) == []  # what it wrote is what it would write
+    assert await h.reconcile() == []
 
 
 # --- the controller: rolling updates ---------------------------------------------------------------

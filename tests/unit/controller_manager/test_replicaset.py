@@ -4,6 +4,7 @@ pods it adopts and releases, the status it writes, its expectations, and its pur
 from __future__ import annotations
 
 import copy
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +33,7 @@ from controller_manager.controllers.replicaset import (
 from controller_manager.options import Options
 from kubeapi import labels
 from kubeclient.errors import ApiError
-from kubeclient.informer import SharedInformerFactory
+from kubeclient.informer import SharedInformerFactory, Store
 from kubeclient.rest import STRATEGIC_MERGE_PATCH, resolve
 
 Obj = dict[str, Any]
@@ -846,6 +847,159 @@ async def test_an_unchanged_status_is_not_written() -> None:
     h = Harness(rs, make_pod("web-a", owner=rs))
     await h.reconcile()
     assert h.client.writes() == []
+
+
+# --- the controller: what a sync looks at ---------------------------------------------------------------
+
+
+async def test_a_sync_reads_its_own_pods_and_orphans_and_after_that_only_the_pods_that_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rs = make_rs(replicas=20)
+    other = make_rs("api", uid="api-uid", selector={"app": "api"})
+    own = [make_pod(f"web-{i}", owner=rs) for i in range(20)]
+    theirs = [make_pod(f"api-{i}", owner=other, pod_labels={"app": "api"}) for i in range(30)]
+    orphans = [make_pod(f"bare-{i}", pod_labels={"app": "bare"}) for i in range(3)]
+    h = Harness(rs, other, *own, *theirs, *orphans)
+    looked_at: list[str] = []
+    original = replicaset.pod_facts
+
+    def pod_facts(rs: Obj, selector: labels.Selector, template: labels.Selector, pod: Obj) -> Any:
+        looked_at.append(pod["metadata"]["name"])
+        return original(rs, selector, template, pod)
+
+    monkeypatch.setattr(replicaset, "pod_facts", pod_facts)
+    await h.reconcile()
+    assert sorted(looked_at) == sorted(p["metadata"]["name"] for p in own + orphans)
+    assert h.rs()["status"]["readyReplicas"] == 20
+
+    looked_at.clear()
+    await h.reconcile()
+    assert looked_at == []
+
+    pods = h.informers.informer("pods").store
+    changed = copy.deepcopy(pods.get("default/web-7"))
+    assert changed is not None
+    changed["status"]["conditions"][0]["status"] = "False"
+    changed["metadata"]["resourceVersion"] = "changed"
+    pods.put(changed)  # silently, as a relist or a test's sync would: the store itself tells the tally
+    pods.remove("default/web-8")
+    await h.reconcile()
+    assert sorted(looked_at) == ["web-7"]
+    assert (h.rs()["status"]["replicas"], h.rs()["status"]["readyReplicas"]) == (19, 18)
+
+
+def _claims_from_scratch(
+    rs: Obj, pods: list[Obj], now: datetime
+) -> tuple[set[str], set[str], set[str], replicaset.ReplicaCounts]:
+    """What a sync used to compute over every pod of the namespace: the keys owned, to adopt and to
+    release, and the status counts of the owned pods."""
+    selector = labels.from_label_selector(rs["spec"]["selector"])
+    active = active_pods([p for p in pods if p["metadata"]["namespace"] == "default"])
+    actions = {f"default/{pod['metadata']['name']}": claim_action(rs, selector, pod) for pod in active}
+    owned = [p for p in active if actions[f"default/{p['metadata']['name']}"] == "own"]
+
+    def having(action: str) -> set[str]:
+        return {key for key, found in actions.items() if found == action}
+
+    return having("own"), having("adopt"), having("release"), replicaset.count_replicas(rs, owned, now)
+
+
+@pytest.mark.parametrize(("min_ready", "deleting"), [(0, False), (30, False), (0, True)])
+def test_a_tally_kept_across_changes_agrees_with_claiming_from_scratch(
+    min_ready: int, deleting: bool
+) -> None:
+    rs = make_rs(
+        replicas=5, min_ready=min_ready, selector={"app": "web"}, template_labels={"app": "web", "t": "1"}
+    )
+    if deleting:
+        rs["metadata"]["deletionTimestamp"] = ts(1)
+    other = make_rs("api", uid="api-uid")
+    changes = replicaset.PodChanges()
+    store = Store(
+        {replicaset.POD_CONTROLLER_UID_INDEX: replicaset.pod_controller_uid_index, "changes": changes}
+    )
+    rng = random.Random(min_ready * 7 + deleting)
+    now = NOW
+
+    def random_pod(name: str) -> Obj:
+        owner = rng.choice([rs, rs, rs, other, None])
+        pod = make_pod(
+            name,
+            owner=owner,
+            pod_labels=rng.choice([{"app": "web"}, {"app": "web", "t": "1"}, {"app": "api"}, {}]),
+            phase=rng.choice(["Running", "Running", "Pending", "Succeeded", "Failed"]),
+            ready=rng.choice([True, True, False]),
+            ready_since=rng.choice([5, 29, 31, 600]),
+            deleting=rng.random() < 0.1,
+        )
+        pod["metadata"]["namespace"] = rng.choice(["default"] * 9 + ["elsewhere"])
+        return pod
+
+    for index in range(30):
+        store.put(random_pod(f"p{index}"))
+    selector = labels.from_label_selector(rs["spec"]["selector"])
+    template = labels.from_set(rs["spec"]["template"]["metadata"]["labels"])
+    values = (RS_UID, replicaset.orphan_index_key("default"))
+    tally = replicaset.PodTally(replicaset.tally_signature(rs, selector), values, min_ready)
+    changes.listen(values, tally.dirty)
+
+    def facts_of(pod: Obj) -> replicaset.PodFacts:
+        return replicaset.pod_facts(rs, selector, template, pod)
+
+    tally.fill((p for v in values for p in store.by_index(replicaset.POD_CONTROLLER_UID_INDEX, v)), facts_of)
+    for step in range(300):
+        for _ in range(rng.randint(0, 4)):
+            name = f"p{rng.randint(0, 39)}"
+            if rng.random() < 0.15:
+                gone = store.get(f"default/{name}") or store.get(f"elsewhere/{name}")
+                if gone is not None:
+                    store.remove(f"{gone['metadata']['namespace']}/{name}")
+            else:
+                store.put(random_pod(name))
+        now += timedelta(seconds=rng.choice([0, 1, 10, -20]))  # the clock may even go back
+        tally.refresh(store.get, facts_of)
+        found = (tally.owned, tally.to_adopt, tally.to_release, tally.counts(now))
+        assert found == _claims_from_scratch(rs, store.objects(), now), step
+        assert sorted(p["metadata"]["name"] for p in tally.owned_pods()) == sorted(k[8:] for k in tally.owned)
+
+
+async def test_a_sync_before_its_status_write_comes_back_writes_over_what_the_write_returned() -> None:
+    rs = make_rs(replicas=2)
+    h = Harness(rs, make_pod("web-a", owner=rs), make_pod("web-b", owner=rs, ready=False))
+    await h.reconcile()
+    assert h.rs()["status"]["readyReplicas"] == 1
+
+    h.client.add(make_pod("web-b", owner=rs))  # web-b turns ready; its event comes, ours not yet
+    h.deliver("pods")
+    await h.reconcile()
+    assert h.rs()["status"]["readyReplicas"] == 2
+    await h.reconcile()  # nothing new: the cache still lags, but the status we wrote is known
+    assert [(a.verb, a.resource) for a in h.client.actions] == [("update", "replicasets/status")] * 2
+
+    h.deliver("replicasets")
+    await h.reconcile()
+    assert len(h.client.actions) == 2
+
+
+def test_own_writes_stand_in_for_the_cache_only_until_it_shows_them_or_someone_else_wrote() -> None:
+    writes = replicaset.OwnWrites()
+    cached = {"metadata": {"uid": "u", "resourceVersion": "1"}}
+    first = {"metadata": {"uid": "u", "resourceVersion": "2"}}
+    second = {"metadata": {"uid": "u", "resourceVersion": "3"}}
+    assert writes.freshest("k", cached) is cached
+    writes.wrote("k", cached, first)
+    writes.wrote("k", cached, second)
+    assert writes.freshest("k", cached) is second
+    assert writes.freshest("k", first) is second  # the cache shows our first write, not the second
+    assert (
+        writes.freshest("k", {"metadata": {"uid": "other", "resourceVersion": "1"}})["metadata"]["uid"]
+        == "other"
+    )
+    assert writes.freshest("k", cached) is cached  # forgotten once the cache went its own way
+    writes.wrote("k", cached, second)
+    assert writes.freshest("k", second) is second
+    assert writes.freshest("k", cached) is cached  # caught up: forgotten
 
 
 # --- the controller: handlers and deletion ------------------------------------------------------------
