@@ -43,6 +43,31 @@ def reference(obj: Mapping[str, Any]) -> dict[str, str]:
     return {key: value for key, value in ref.items() if value}
 
 
+class SpamFilter:
+    """client-go's EventSourceObjectSpamFilter: a token bucket per (source, object) holding 25
+    events, refilled at one per five minutes, so a ReplicaSet creating 10,000 pods records its
+    first 25 "Created pod" events, not 10,000 API writes."""
+
+    BURST = 25
+    REFILL_PER_SECOND = 1 / 300
+
+    def __init__(self, clock: Callable[[], float], max_keys: int = CACHE_SIZE) -> None:
+        self.clock = clock
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[tuple[str, ...], tuple[float, float]] = OrderedDict()
+
+    def allow(self, key: tuple[str, ...]) -> bool:
+        now = self.clock()
+        tokens, last = self._buckets.get(key, (float(self.BURST), now))
+        tokens = min(float(self.BURST), tokens + (now - last) * self.REFILL_PER_SECOND)
+        allowed = tokens >= 1
+        self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return allowed
+
+
 def _timestamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -58,16 +83,21 @@ class EventRecorder:
         self.clock = clock
         self._pending: asyncio.Queue[tuple[dict[str, str], str, str, str, str]] = asyncio.Queue(max_pending)
         self._recent: OrderedDict[tuple[str, ...], tuple[str, str, int, float]] = OrderedDict()
+        self._spam = SpamFilter(clock)
 
     def event(
         self, obj: Mapping[str, Any], type_: str, reason: str, message: str, *, component: str | None = None
     ) -> None:
         """Record an event; `component` overrides the recorder's (kube-scheduler reports each
-        profile's events under its schedulerName)."""
+        profile's events under its schedulerName). Dropped when this source has recorded too many
+        about this object lately (upstream's spam filter)."""
+        ref, source = reference(obj), component or self.component
+        if not self._spam.allow(
+            (source, ref.get("kind", ""), ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""))
+        ):
+            return
         try:
-            self._pending.put_nowait(
-                (reference(obj), type_, reason, message[:1024], component or self.component)
-            )
+            self._pending.put_nowait((ref, type_, reason, message[:1024], source))
         except asyncio.QueueFull:
             log.warning(
                 "Dropping an event, too many pending", reason=reason, object=reference(obj).get("name")

@@ -239,8 +239,12 @@ class NodeLifecycleController(QueueController):
                 "pods", name, namespace=namespace, preconditions={"uid": uid} if uid else None
             )
         except Exception as error:
-            if not (is_not_found(error) or is_conflict(error)):  # a conflict: another pod by that name
+            # gone, or the uid precondition failed (another pod by that name now): done; any other
+            # conflict is a concurrent write, so the eviction is tried again
+            replaced = is_conflict(error) and "Precondition failed: UID" in str(error)
+            if not (is_not_found(error) or replaced):
                 raise
+            log.info("Pod eviction ended early", controller=self.name, pod=key, error=str(error))
         self.scheduled_evictions.pop(key, None)
         self.eviction_first_seen.pop(key, None)
 

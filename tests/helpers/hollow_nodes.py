@@ -20,7 +20,7 @@ from typing import Any
 from helpers.control_plane import ControlPlane
 from helpers.scheduling import make_node
 from kubeclient.config import load_kubeconfig
-from kubeclient.errors import KubeClientError, is_not_found
+from kubeclient.errors import KubeClientError, is_conflict, is_not_found
 from kubeclient.informer import Informer
 from kubeclient.rest import STRATEGIC_MERGE_PATCH, Client
 
@@ -205,5 +205,7 @@ class HollowNodes:
                 content_type=STRATEGIC_MERGE_PATCH,
             )
         except KubeClientError as error:
-            if not is_not_found(error):
+            # gone: nothing to do; a conflict with a concurrent writer: the next sync tries again,
+            # as a kubelet would
+            if not (is_not_found(error) or is_conflict(error)):
                 self.errors.append(f"{key}: {error}")
