@@ -133,6 +133,19 @@ class QueueController:
             self.queue.done(key)
 
 
+class IdleController:
+    """A controller its flags turned off (no --root-ca-file, no --allocate-node-cidrs): it asks for
+    no informers, says why once, and waits to be cancelled like the others."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def run(self) -> None:
+        log.info(self.reason, controller=self.name)
+        await asyncio.Event().wait()
+
+
 def split_key(key: str) -> tuple[str, str]:
     """ "namespace/name" -> (namespace, name); "name" -> ("", name)."""
     namespace, _, name = key.rpartition("/")

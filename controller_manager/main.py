@@ -51,11 +51,11 @@ async def serve(flags: Flags, options: Options, specs: list[ControllerSpec]) -> 
     if not flags["kubeconfig"]:
         raise ConfigError("--kubeconfig is required")
     try:
-        client_config = load_kubeconfig(flags["kubeconfig"], user_agent="kube-controller-manager")
+        client_config = load_kubeconfig(
+            flags["kubeconfig"], user_agent="kube-controller-manager", server=flags["master"]
+        )
     except KubeconfigError as error:
         raise ConfigError(str(error)) from None
-    if flags["master"]:
-        client_config = type(client_config)(**{**vars(client_config), "server": flags["master"]})
     health = HealthServer(
         flags["bind-address"], flags["secure-port"], serving_context(flags, "kube-controller-manager")
     )

@@ -63,7 +63,11 @@ def _load_cert_chain(context: ssl.SSLContext, cert_pem: bytes, key_pem: bytes) -
             raise ConfigError(f"the client certificate and key do not load: {error.reason}") from None
 
 
-def load_kubeconfig(path: str | os.PathLike[str], *, user_agent: str = "kplane") -> ClientConfig:
+def load_kubeconfig(
+    path: str | os.PathLike[str], *, user_agent: str = "kplane", server: str = ""
+) -> ClientConfig:
+    """The current context of the kubeconfig at `path`; `server` (a component's --master) overrides
+    the cluster's address."""
     file = Path(path)
     try:
         data = yaml.safe_load(file.read_text())
@@ -76,12 +80,12 @@ def load_kubeconfig(path: str | os.PathLike[str], *, user_agent: str = "kplane")
     context = _named(data, "contexts", data.get("current-context"), file).get("context") or {}
     cluster = _named(data, "clusters", context.get("cluster"), file).get("cluster") or {}
     user = _named(data, "users", context.get("user"), file).get("user") or {}
-    server = cluster.get("server")
-    if not isinstance(server, str) or not server:
+    address = server or cluster.get("server")
+    if not isinstance(address, str) or not address:
         raise ConfigError(f"{file}: the cluster has no server")
     base = file.parent
     return ClientConfig(
-        server=server.rstrip("/"),
+        server=address.rstrip("/"),
         ca_pem=_pem(cluster, "certificate-authority", base, file),
         cert_pem=_pem(user, "client-certificate", base, file),
         key_pem=_pem(user, "client-key", base, file),

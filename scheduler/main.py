@@ -78,11 +78,11 @@ def configuration(flags: Flags) -> KubeSchedulerConfiguration:
 
 async def serve(flags: Flags, config: KubeSchedulerConfiguration) -> None:
     try:
-        client_config = load_kubeconfig(config.client_connection.kubeconfig, user_agent="kube-scheduler")
+        client_config = load_kubeconfig(
+            config.client_connection.kubeconfig, user_agent="kube-scheduler", server=flags["master"]
+        )
     except KubeconfigError as error:
         raise ConfigError(str(error)) from None
-    if flags["master"]:
-        client_config = type(client_config)(**{**vars(client_config), "server": flags["master"]})
     health = HealthServer(
         flags["bind-address"], flags["secure-port"], serving_context(flags, "kube-scheduler")
     )

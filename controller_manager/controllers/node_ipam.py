@@ -17,13 +17,12 @@ stand-in. There is no dual-stack here: one cluster CIDR, one subnet per node.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
 
 from componentbase.klog import get_logger
-from controller_manager.controller import ControllerContext, Obj, QueueController
+from controller_manager.controller import ControllerContext, IdleController, Obj, QueueController
 from kubeclient.errors import ApiError, KubeClientError, is_not_found
 from kubeclient.rest import STRATEGIC_MERGE_PATCH
 
@@ -269,20 +268,12 @@ class NodeIpamController(QueueController):
         raise error
 
 
-class IdleNodeIpam:
-    """What runs without --allocate-node-cidrs: no informers, one log line, nothing until cancelled."""
-
-    name = NodeIpamController.name
-
-    async def run(self) -> None:
-        log.info("Not allocating node CIDRs (--allocate-node-cidrs is false)", controller=self.name)
-        await asyncio.Event().wait()
-
-
-def new(ctx: ControllerContext) -> NodeIpamController | IdleNodeIpam:
+def new(ctx: ControllerContext) -> NodeIpamController | IdleController:
     options = ctx.options
     if not options.allocate_node_cidrs:
-        return IdleNodeIpam()
+        return IdleController(
+            NodeIpamController.name, "Not allocating node CIDRs (--allocate-node-cidrs is false)"
+        )
     cluster: IPNetwork | None = options.cluster_cidr
     if cluster is None:
         raise ValueError("Controller: Must specify --cluster-cidr if --allocate-node-cidrs is set")

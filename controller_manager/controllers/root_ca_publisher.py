@@ -10,7 +10,6 @@ the flag is empty; here an empty flag gives an idle stand-in that watches nothin
 
 from __future__ import annotations
 
-import asyncio
 import copy
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from cryptography import x509
 
 from componentbase.klog import get_logger
-from controller_manager.controller import ControllerContext, Obj, QueueController
+from controller_manager.controller import ControllerContext, IdleController, Obj, QueueController
 from controller_manager.controllers.serviceaccount import namespace_active, namespace_terminating
 from kubeclient.errors import ApiError, is_not_found
 
@@ -113,17 +112,10 @@ class RootCACertPublisher(QueueController):
             log.v(2).info("Restored root CA", configmap=f"{key}/{CONFIG_MAP_NAME}")
 
 
-class IdlePublisher:
-    """What runs without --root-ca-file: no informers, no queue, one log line, then nothing until
-    cancelled (the controller manager awaits every controller's run())."""
-
-    name = RootCACertPublisher.name
-
-    async def run(self) -> None:
-        log.info("No --root-ca-file given, not publishing kube-root-ca.crt", controller=self.name)
-        await asyncio.Event().wait()
-
-
-def new(ctx: ControllerContext) -> RootCACertPublisher | IdlePublisher:
+def new(ctx: ControllerContext) -> RootCACertPublisher | IdleController:
     path = ctx.options.root_ca_file
-    return RootCACertPublisher(ctx, read_root_ca(path)) if path else IdlePublisher()
+    if not path:
+        return IdleController(
+            RootCACertPublisher.name, "No --root-ca-file given, not publishing kube-root-ca.crt"
+        )
+    return RootCACertPublisher(ctx, read_root_ca(path))

@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 from helpers.fake_client import FakeClient, FakeRecorder, informers_from, sync_informers
 
-from controller_manager.controller import ControllerContext
+from controller_manager.controller import ControllerContext, IdleController
 from controller_manager.controllers.node_ipam import (
     CIDRRangeFull,
     CIDRSet,
-    IdleNodeIpam,
     NodeIpamController,
     new,
     new_cidr_set,
@@ -446,7 +445,7 @@ async def test_without_allocate_node_cidrs_the_controller_idles_and_watches_noth
         client, informers_from(client), FakeRecorder(), Options(cluster_cidr=net("10.0.0.0/16"))
     )
     controller = new(ctx)
-    assert isinstance(controller, IdleNodeIpam)
+    assert isinstance(controller, IdleController)
     assert controller.name == "node-ipam-controller"
     assert ctx.informers.informers == {}
     task = asyncio.create_task(controller.run())

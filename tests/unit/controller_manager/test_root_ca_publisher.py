@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from helpers.fake_client import FakeClient, FakeRecorder, informers_from, sync_informers
 
-from controller_manager.controller import ControllerContext
+from controller_manager.controller import ControllerContext, IdleController
 from controller_manager.controllers.root_ca_publisher import (
     CONFIG_MAP_NAME,
     DESCRIPTION,
     DESCRIPTION_ANNOTATION,
-    IdlePublisher,
     RootCACertPublisher,
     new,
     read_root_ca,
@@ -262,7 +261,7 @@ async def test_without_a_root_ca_file_the_controller_idles_and_watches_nothing()
     client = FakeClient([namespace("team-a")])
     ctx = ControllerContext(client, informers_from(client), FakeRecorder(), Options(root_ca_file=""))
     controller = new(ctx)
-    assert isinstance(controller, IdlePublisher)
+    assert isinstance(controller, IdleController)
     assert controller.name == "root-ca-certificate-publisher-controller"
     assert ctx.informers.informers == {}
     task = asyncio.create_task(controller.run())
