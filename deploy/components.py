@@ -7,6 +7,7 @@ built and `up` leaves it alone.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,16 +18,23 @@ from deploy.supervisor import ProcessSpec
 ProcessBuilder = Callable[[StateDir, ClusterSettings], ProcessSpec]
 
 
+def kubelet_built() -> bool:
+    """The kubelet's entry point (kubelet/main.py) is the switch: without it `up` starts no nodes."""
+    return importlib.util.find_spec("kubelet.main") is not None
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
     ports: str
     issue: int
     process: ProcessBuilder | None = None
+    per_node: bool = False  # one containerd + kubelet per node: deploy.node_launcher runs them
+    available: Callable[[], bool] = lambda: True
 
     @property
     def built(self) -> bool:
-        return self.process is not None
+        return (self.process is not None or self.per_node) and self.available()
 
 
 def etcd(state: StateDir, settings: ClusterSettings) -> ProcessSpec:
@@ -164,6 +172,6 @@ COMPONENTS: tuple[Component, ...] = (
     Component("apiserver", "6443", issue=5, process=apiserver),
     Component("scheduler", "10259", issue=6, process=scheduler),
     Component("controller-manager", "10257", issue=7, process=controller_manager),
-    Component("kubelet", "10250", issue=8),
+    Component("kubelet", "10250", issue=8, per_node=True, available=kubelet_built),
     Component("kube-proxy", "10256/10249", issue=9),
 )

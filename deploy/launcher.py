@@ -17,6 +17,9 @@ import yaml
 from componentbase.cli import CommandError
 from deploy.components import COMPONENTS, Component
 from deploy.hostnet import HostNetwork, NetworkPlan, read_ip_forward, restore_ip_forward
+from deploy.node import node_link_range
+from deploy.node_launcher import NodeLauncher
+from deploy.node_runtime import NETNS_DIR, is_mount_point
 from deploy.state import ClusterSettings, StateDir
 from deploy.supervisor import ProcessSpec, Supervisor, probe_health
 from pki import PkiSpec, init_pki, merge_kubeconfig, remove_context
@@ -32,7 +35,9 @@ def user_kubeconfig() -> Path:
 
 
 def network_of(state: StateDir, settings: ClusterSettings) -> HostNetwork:
-    return HostNetwork(NetworkPlan(state.cluster_id, settings.service_cidr, settings.pod_cidr))
+    # Namespaced nodes' links are part of the cluster: their pods may talk to the kubelets there.
+    links = (str(node_link_range(state.cluster_id)),)
+    return HostNetwork(NetworkPlan(state.cluster_id, settings.service_cidr, settings.pod_cidr, links))
 
 
 @contextmanager
@@ -55,7 +60,14 @@ class Launcher:
         return Supervisor(self.state.run_dir, self.state.log_dir)
 
     def specs(self, settings: ClusterSettings) -> list[ProcessSpec]:
+        """The control plane's processes, in start order (nodes: `nodes`)."""
         return [c.process(self.state, settings) for c in self.components if c.process is not None]
+
+    def nodes(self, settings: ClusterSettings) -> NodeLauncher | None:
+        """The node launcher, if this launcher runs nodes (the kubelet is built)."""
+        if any(c.per_node and c.built for c in self.components):
+            return NodeLauncher(self.state, settings, self.supervisor, self.out)
+        return None
 
     def up(self, requested: ClusterSettings) -> int:
         with locked(self.state):
@@ -73,6 +85,12 @@ class Launcher:
             network.set_up()
             started = self._start_missing(settings)
             self._wait_healthy([s for s in self.specs(settings) if s.name in started])
+            nodes = self.nodes(settings)
+            if nodes is not None:
+                started += nodes.start_runtimes()
+                started += nodes.start_kubelets()
+                self._wait_healthy([nodes.kubelet(plan) for plan in nodes.plans])
+                nodes.route_pod_cidrs()
             merge_kubeconfig(
                 user_kubeconfig(),
                 yaml.safe_load(self.state.admin_kubeconfig.read_text()),
@@ -89,6 +107,7 @@ class Launcher:
         """A cluster keeps the CIDRs and nodes it was created with; asking for others is an error."""
         if not self.state.exists():
             requested.original_ip_forward = read_ip_forward()
+            requested.netns_dir_was_mounted = is_mount_point(NETNS_DIR)
             return requested
         current = self.state.load_settings()
         for field in ("service_cidr", "pod_cidr", "nodes"):
@@ -142,8 +161,11 @@ class Launcher:
         if not self.state.root.is_dir():
             raise CommandError(f"no kplane cluster at {self.state.root}")
         with locked(self.state):
-            stopped = [name for name in self._stop_order() if self.supervisor.stop(name)]
             settings = self.state.load_settings() if self.state.exists() else ClusterSettings()
+            stopped = []
+            if self.state.nodes_dir.is_dir():  # nodes first: pods go through CRI while containerd runs
+                stopped += NodeLauncher(self.state, settings, self.supervisor, self.out).stop()
+            stopped += [name for name in self._stop_order() if self.supervisor.stop(name)]
             removed = network_of(self.state, settings).tear_down()
             restore_ip_forward(settings.original_ip_forward)
             if purge:
@@ -170,16 +192,21 @@ class Launcher:
         healthy = True
         kplane_version = version("kplane")
         for component in self.components:
-            if component.process is None:
+            if not component.built:
                 rows.append(
                     (component.name, "-", f"not built yet (issue {component.issue})", component.ports, "-")
                 )
                 continue
-            spec = component.process(self.state, settings)
-            pid = self.supervisor.running_pid(spec.name)
-            health = probe_health(spec) if pid else "stopped"
-            healthy &= health == "ok"
-            rows.append((spec.name, str(pid or "-"), health, spec.address, kplane_version))
+            if component.per_node:
+                specs = NodeLauncher(self.state, settings, self.supervisor, self.out).specs()
+            else:
+                assert component.process is not None
+                specs = [component.process(self.state, settings)]
+            for spec in specs:
+                pid = self.supervisor.running_pid(spec.name)
+                health = probe_health(spec) if pid else "stopped"
+                healthy &= health == "ok"
+                rows.append((spec.name, str(pid or "-"), health, spec.address, kplane_version))
         network = network_of(self.state, settings)
         network_ok = network.is_set_up()
         healthy &= network_ok

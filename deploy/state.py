@@ -46,6 +46,7 @@ class ClusterSettings:
     pod_cidr: str = DEFAULT_POD_CIDR
     nodes: list[str] = field(default_factory=lambda: ["node-1"])
     original_ip_forward: str | None = None  # restored by `down`: the CNI bridge plugin turns it on
+    netns_dir_was_mounted: bool = False  # `ip netns add` mounts /run/netns; `down` undoes only ours
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class StateDir:
     settings_file = property(lambda self: self.root / "cluster.json")
 
     def exists(self) -> bool:
-        return self.settings_file.is_file()
+        return bool(self.settings_file.is_file())
 
     def load_settings(self) -> ClusterSettings:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -27,6 +28,7 @@ class ProcessSpec:
     health_url: str | None = None  # polled until it answers 200
     health_tls: tuple[Path, Path, Path] | None = None  # CA, client cert, client key for the probe
     health_insecure: bool = False  # HTTPS without verifying the server, as the kubelet probes kube-scheduler
+    health_socket: Path | None = None  # a unix socket that must accept connections (containerd's)
     address: str = ""  # shown by `kplane status`
 
 
@@ -116,6 +118,8 @@ class Supervisor:
 
 def probe_health(spec: ProcessSpec, timeout: float = 2.0) -> str:
     """'ok', or a short reason why not."""
+    if spec.health_socket is not None:
+        return probe_socket(spec.health_socket, timeout)
     if spec.health_url is None:
         return "ok"
     context = None
@@ -135,3 +139,16 @@ def probe_health(spec: ProcessSpec, timeout: float = 2.0) -> str:
     except (OSError, ssl.SSLError) as err:
         reason = getattr(err, "reason", err)
         return f"unreachable ({reason})"
+
+
+def probe_socket(path: Path, timeout: float = 2.0) -> str:
+    """'ok' if something accepts connections on the unix socket `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(timeout)
+        try:
+            probe.connect(str(path))
+        except FileNotFoundError:
+            return "no socket yet"
+        except OSError as err:
+            return f"unreachable ({err.strerror or err})"
+    return "ok"

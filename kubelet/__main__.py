@@ -1,11 +1,6 @@
-"""`kplane-kubelet` / `python -m kubelet`: not built yet; issue 8 builds it."""
+"""`kplane-kubelet` / `python -m kubelet`."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-kubelet: not built yet (issue 8)")
-
+from kubelet.main import main
 
 if __name__ == "__main__":
     main()

@@ -24,13 +24,13 @@ class ControlPlane:
     """`store` "kplane" or "etcd" (one member), or "kplane-3" (three kplane-etcd members, whose
     own PKI then signs the apiserver's etcd client certificate)."""
 
-    def __init__(self, root: Path, store: str = "kplane") -> None:
+    def __init__(self, root: Path, store: str = "kplane", nodes: tuple[str, ...] = ()) -> None:
         self.root = root
         self.store = store
         self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self.pki = root / "pki"
-        init_pki(self.pki, PkiSpec(server_url=self.url), kubeconfig_dir=root / "kube")
+        init_pki(self.pki, PkiSpec(server_url=self.url, nodes=nodes), kubeconfig_dir=root / "kube")
         self.kubeconfig = root / "kube" / "admin.conf"
         self.home = root / "home"  # kubectl's discovery cache lives under $HOME/.kube
         self.home.mkdir(exist_ok=True)

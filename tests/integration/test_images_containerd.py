@@ -11,7 +11,6 @@ import argparse
 import io
 import os
 import shutil
-import signal
 import subprocess
 import tarfile
 import tempfile
@@ -26,6 +25,9 @@ from deploy.images import cli
 from deploy.images.containerd import list_images
 from deploy.images.oci import canonical_json, directory, layer_tar, regular_file, sha256_digest
 from deploy.images.rootfs import BUSYBOX_BINARY, BUSYBOX_IMAGE, PAUSE_IMAGE, machine_architecture
+from deploy.node import node_plan
+from deploy.node_runtime import clean_up_node, node_cgroups, node_mounts, shim_pids, write_node_files
+from deploy.state import DEFAULT_POD_CIDR, DEFAULT_SERVICE_CIDR, StateDir
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,39 +37,6 @@ pytestmark = [
         reason="needs containerd, ctr, runc and gcc",
     ),
 ]
-
-CONFIG = """\
-version = 2
-root = "{node}/root"
-state = "{node}/state"
-[grpc]
-  address = "{node}/containerd.sock"
-[ttrpc]
-  address = "{node}/containerd.sock.ttrpc"
-[metrics]
-  address = ""
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.9"
-  disable_apparmor = true
-  restrict_oom_score_adj = true
-  enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-[plugins."io.containerd.grpc.v1.cri".containerd]
-  snapshotter = "overlayfs"
-  default_runtime_name = "runc"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-  SystemdCgroup = false
-  Root = "{node}/runc"
-[plugins."io.containerd.grpc.v1.cri".cni]
-  bin_dir = "/usr/lib/cni"
-  conf_dir = "{node}/net.d"
-  max_conf_num = 1
-[plugins."io.containerd.grpc.v1.cri".registry]
-  config_path = ""
-"""
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -79,24 +48,27 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) 
 
 
 class PrivateContainerd:
-    """One containerd with everything of its own under `state_dir/nodes/n1`."""
+    """One containerd with everything of its own under `state_dir/nodes/n1`, configured as
+    `kplane up` configures a node (deploy.node)."""
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
-        self.node_dir = state_dir / "nodes" / "n1"
-        self.socket = self.node_dir / "containerd.sock"
-        self.runc_root = self.node_dir / "runc"
-        # cgroups are global: a prefix of our own keeps ours apart from every other containerd's.
-        self.cgroup_prefix = state_dir.name
+        self.plan = node_plan(
+            state_dir, "n1", cluster_id=StateDir(state_dir).cluster_id,
+            cluster_pod_cidr=DEFAULT_POD_CIDR, service_cidr=DEFAULT_SERVICE_CIDR,
+        )  # fmt: skip
+        self.node_dir = self.plan.dir
+        self.socket = self.plan.socket
+        self.runc_root = self.plan.runc_root
+        # cgroups are global: the node's own root keeps ours apart from every other containerd's.
+        self.cgroup_prefix = self.plan.cgroup_root.lstrip("/")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.node_dir.mkdir(parents=True)
-        config = self.node_dir / "config.toml"
-        config.write_text(CONFIG.format(node=self.node_dir))
+        write_node_files(self.plan)
         with open(self.node_dir / "containerd.log", "wb") as log:
             self.process = subprocess.Popen(
-                ["containerd", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT
+                ["containerd", "--config", str(self.plan.config_file)], stdout=log, stderr=subprocess.STDOUT
             )
         try:
             wait_until(self._answers, "containerd to serve its socket")
@@ -136,23 +108,14 @@ class PrivateContainerd:
 
     def mounts(self) -> list[str]:
         """Mount points under our directory (overlay rootfs of tasks, for instance)."""
-        points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
-        return [point for point in points if point.startswith(f"{self.state_dir}/")]
+        return node_mounts(self.plan)
 
     def cgroups(self) -> list[Path]:
-        return sorted(Path("/sys/fs/cgroup").glob(f"*/{self.cgroup_prefix}"))
+        return node_cgroups(self.plan)
 
     def shims(self) -> list[int]:
         """Processes that our containerd started and that serve it (shims carry `-address <our socket>`)."""
-        pids = []
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-            try:
-                args = cmdline.read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if str(self.socket).encode() in args and b"-address" in args:
-                pids.append(int(cmdline.parent.name))
-        return pids
+        return shim_pids(self.plan)
 
     def stop(self) -> None:
         """Remove containers, stop containerd by PID, then clear shims, mounts and cgroups. Safe to repeat."""
@@ -166,16 +129,7 @@ class PrivateContainerd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for pid in self.shims():
-            os.kill(pid, signal.SIGKILL)
-        for point in sorted(self.mounts(), key=len, reverse=True):
-            if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
-                subprocess.run(["umount", "--lazy", point], capture_output=True, check=False)
-        for cgroup in self.cgroups():
-            children = [path for path in cgroup.rglob("*") if path.is_dir()]
-            for child in sorted(children, key=lambda path: len(path.parts), reverse=True):
-                child.rmdir()  # cgroupfs: a directory holding only control files can be removed
-            cgroup.rmdir()
+        clean_up_node(self.plan)  # shims of this socket, mounts under the node, its cgroups
 
 
 @pytest.fixture

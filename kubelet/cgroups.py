@@ -1,0 +1,172 @@
+"""The pod-level cgroup hierarchy upstream's container manager keeps (cgroupsPerQOS, cgroupfs driver):
+
+    <cgroupRoot>/kubepods/pod<uid>                 Guaranteed pods
+    <cgroupRoot>/kubepods/burstable/pod<uid>       Burstable pods
+    <cgroupRoot>/kubepods/besteffort/pod<uid>      BestEffort pods
+
+Each pod's cgroup is the CRI cgroup_parent of its sandbox and containers, and carries the pod's
+limits (the sum over its containers) so the pod as a whole cannot exceed them. Works on cgroup v1
+(one directory per controller, as on these machines) and v2 (one unified tree).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubeapi.quantity import parse_quantity
+from kubelet import pods
+from kubelet.cri_config import CPU_PERIOD_US, milli_cpu_to_quota, milli_cpu_to_shares
+from kubelet.pods import Pod
+from kubelet.qos import qos_class
+
+CGROUP_MOUNT = Path("/sys/fs/cgroup")
+V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids")
+MIN_SHARES = 2
+
+
+def is_cgroup_v2(mount: Path = CGROUP_MOUNT) -> bool:
+    return (mount / "cgroup.controllers").exists()
+
+
+def pod_cgroup_name(pod: Pod, root: str, per_qos: bool) -> str:
+    """The CRI cgroup_parent for the pod (cgroupfs syntax, absolute)."""
+    base = root.rstrip("/") or ""
+    if not per_qos:
+        return base or "/"
+    qos = qos_class(pod)
+    tier = "" if qos == "Guaranteed" else f"/{qos.lower()}"
+    return f"{base}/kubepods{tier}/pod{pods.uid(pod)}"
+
+
+@dataclass(frozen=True)
+class PodLimits:
+    cpu_shares: int
+    cpu_quota: int  # microseconds per CPU_PERIOD_US; 0 = unlimited
+    memory_limit: int  # bytes; 0 = unlimited
+
+
+def pod_limits(pod: Pod) -> PodLimits:
+    """Upstream's ResourceConfigForPod: shares from the summed CPU requests; quota and memory limit only
+    when every container has the limit (else the pod is unbounded in that resource)."""
+    cpu_request = cpu_limit = memory_limit = 0
+    all_cpu_limited = all_memory_limited = True
+    for container in pods.containers(pod):
+        resources = container.get("resources") or {}
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        cpu = requests.get("cpu", limits.get("cpu"))
+        cpu_request += parse_quantity(str(cpu)).milli_value() if cpu is not None else 0
+        if "cpu" in limits:
+            cpu_limit += parse_quantity(str(limits["cpu"])).milli_value()
+        else:
+            all_cpu_limited = False
+        if "memory" in limits:
+            memory_limit += parse_quantity(str(limits["memory"])).value()
+        else:
+            all_memory_limited = False
+    for container in pods.init_containers(pod):  # the pod needs at least its biggest init container
+        limits = (container.get("resources") or {}).get("limits") or {}
+        if "memory" in limits:
+            memory_limit = max(memory_limit, parse_quantity(str(limits["memory"])).value())
+    qos = qos_class(pod)
+    shares = MIN_SHARES if qos == "BestEffort" else milli_cpu_to_shares(cpu_request)
+    return PodLimits(
+        cpu_shares=shares,
+        cpu_quota=milli_cpu_to_quota(cpu_limit) if all_cpu_limited and cpu_limit else 0,
+        memory_limit=memory_limit if all_memory_limited and pods.containers(pod) else 0,
+    )
+
+
+class CgroupManager:
+    def __init__(self, root: str, per_qos: bool = True, mount: Path = CGROUP_MOUNT) -> None:
+        self.root = root
+        self.per_qos = per_qos
+        self.mount = mount
+        self.v2 = is_cgroup_v2(mount)
+
+    def _dirs(self, name: str) -> list[Path]:
+        relative = name.strip("/")
+        if self.v2:
+            return [self.mount / relative]
+        return [
+            self.mount / controller / relative
+            for controller in V1_CONTROLLERS
+            if (self.mount / controller).is_dir()
+        ]
+
+    def ensure_qos_tiers(self) -> None:
+        """kubepods, kubepods/burstable and kubepods/besteffort (BestEffort gets the minimum CPU weight)."""
+        if not self.per_qos:
+            return
+        base = f"{self.root.rstrip('/')}/kubepods"
+        for name in (base, f"{base}/burstable", f"{base}/besteffort"):
+            for directory in self._dirs(name):
+                directory.mkdir(parents=True, exist_ok=True)
+        self._write_cpu_shares(f"{base}/besteffort", MIN_SHARES)
+
+    def ensure_pod(self, pod: Pod) -> str:
+        name = pod_cgroup_name(pod, self.root, self.per_qos)
+        if not self.per_qos:
+            return name
+        for directory in self._dirs(name):
+            directory.mkdir(parents=True, exist_ok=True)
+        limits = pod_limits(pod)
+        self._write_cpu_shares(name, limits.cpu_shares)
+        if self.v2:
+            self._write(name, "cpu.max", f"{limits.cpu_quota or 'max'} {CPU_PERIOD_US}")
+            self._write(name, "memory.max", str(limits.memory_limit or "max"))
+        else:
+            self._write(name, "cpu.cfs_period_us", str(CPU_PERIOD_US), controller="cpu")
+            self._write(name, "cpu.cfs_quota_us", str(limits.cpu_quota or -1), controller="cpu")
+            if limits.memory_limit:
+                self._write(name, "memory.limit_in_bytes", str(limits.memory_limit), controller="memory")
+        return name
+
+    def remove_pod(self, pod_uid: str) -> None:
+        """Remove pod<uid> wherever it is (its QoS may be unknown after a restart), depth first."""
+        if not self.per_qos:
+            return
+        base = f"{self.root.rstrip('/')}/kubepods"
+        for tier in (base, f"{base}/burstable", f"{base}/besteffort"):
+            for directory in self._dirs(f"{tier}/pod{pod_uid}"):
+                remove_tree(directory)
+
+    def pod_uids(self) -> set[str]:
+        """The uids of pods that have a cgroup (for clean-up of pods the kubelet no longer knows)."""
+        base = f"{self.root.rstrip('/')}/kubepods"
+        found: set[str] = set()
+        for tier in (base, f"{base}/burstable", f"{base}/besteffort"):
+            for directory in self._dirs(tier)[:1]:
+                if directory.is_dir():
+                    found |= {
+                        p.name[3:] for p in directory.iterdir() if p.is_dir() and p.name.startswith("pod")
+                    }
+        return found
+
+    def _write_cpu_shares(self, name: str, shares: int) -> None:
+        if self.v2:
+            # upstream's CpuSharesToCpuWeight
+            self._write(name, "cpu.weight", str(1 + ((shares - 2) * 9999) // 262142))
+        else:
+            self._write(name, "cpu.shares", str(shares), controller="cpu")
+
+    def _write(self, name: str, file: str, value: str, controller: str = "") -> None:
+        directory = self.mount / name.strip("/") if self.v2 else self.mount / controller / name.strip("/")
+        with contextlib.suppress(
+            OSError
+        ):  # a controller v2 has not delegated here: the runtime's limits still apply
+            (directory / file).write_text(value)
+
+
+def remove_tree(directory: Path) -> None:
+    """rmdir a cgroup and its children, deepest first (cgroup dirs cannot be removed with files in them)."""
+    if not directory.is_dir():
+        return
+    for current, children, _files in os.walk(directory, topdown=False):
+        for child in children:
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(current, child))
+    with contextlib.suppress(OSError):
+        directory.rmdir()

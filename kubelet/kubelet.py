@@ -1,0 +1,676 @@
+"""The kubelet: pods from the API and from static sources become containers in CRI, and their state
+goes back to the API. Upstream's Kubelet type (kubelet.go, kubelet_pods.go), reduced to its loops:
+
+- sources: an informer on the pods bound to this node, the static pod directory and URL;
+- a pod worker per pod (kubelet.pod_workers) running `sync_pod`: admit, cgroup, volumes, then the
+  actions kubelet.actions computes, carried out by kubelet.runtime_manager, then the status;
+- the PLEG (kubelet.pleg) waking workers when containers change behind the kubelet's back;
+- housekeeping: pods CRI still holds that no source wants are killed and removed;
+- the node: registration, status every nodeStatusUpdateFrequency, a Lease renewed every 10 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from componentbase.klog import get_logger
+from kubeapi.quantity import Quantity, parse_quantity
+from kubeclient.errors import ApiError, KubeClientError, is_already_exists, is_conflict, is_not_found
+from kubeclient.events import EventRecorder
+from kubeclient.informer import Informer
+from kubeclient.rest import MERGE_PATCH, Client
+from kubelet import pods
+from kubelet.actions import PodActions, Waiting, compute_pod_actions
+from kubelet.backoff import Backoff
+from kubelet.cgroups import CgroupManager
+from kubelet.config import KubeletConfiguration
+from kubelet.cri.client import CRIError, RuntimeClient
+from kubelet.cri_config import NodeContext
+from kubelet.envvars import EnvVarError, fetch_env_sources, make_environment
+from kubelet.images import ImageManager
+from kubelet.node_status import NodeFacts, NodeHealth, initial_node, node_status, status_changed
+from kubelet.pleg import PLEG
+from kubelet.pod_status import StatusInputs, generate_pod_status, status_equal
+from kubelet.pod_workers import DONE, PodWorkers
+from kubelet.pods import Pod
+from kubelet.prober.manager import ProbeManager
+from kubelet.prober.worker_state import RunningContainer
+from kubelet.runtime_manager import ContainerConfigError, Prepared, RuntimeManager
+from kubelet.runtime_state import PodRecord
+from kubelet.static_pods import mirror_matches, mirror_pod, read_manifest_dir
+from kubelet.volumes.errors import MountError, VolumeError
+from kubelet.volumes.hosts import should_mount_hosts_file, write_hosts_file
+from kubelet.volumes.manager import PodVolume, VolumeManager
+from kubelet.volumes.mounts import container_mounts
+from kubelet.volumes.termination import termination_message_mount
+
+log = get_logger(__name__)
+
+LEASE_NAMESPACE = "kube-node-lease"
+HOUSEKEEPING_SECONDS = 2.0
+VOLUME_RETRY_SECONDS = 2.0
+MAX_WAKE_SECONDS = 10.0  # a back-off or a pending start looks again at least this often
+
+
+@dataclass
+class NodeSettings:
+    """Who this kubelet is: from the flags (upstream's KubeletFlags)."""
+
+    name: str
+    node_ip: str
+    hostname: str
+    root_dir: Path
+    labels: Mapping[str, str] = field(default_factory=dict)
+    taints: list[dict[str, Any]] = field(default_factory=list)
+    pod_infra_image: str = "registry.k8s.io/pause:3.9"
+
+
+@dataclass
+class PodSyncState:
+    """What the kubelet remembers about a pod between syncs."""
+
+    admitted: bool | None = None
+    rejection: tuple[str, str] | None = None  # (reason, message) when admission refused the pod
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    terminal: tuple[str, str, str] | None = None  # (phase, reason, message), e.g. evicted
+    killed: bool = False
+
+
+def running_containers(record: PodRecord) -> dict[str, RunningContainer]:
+    """The newest attempt of each container, as the probe workers need it."""
+    found: dict[str, RunningContainer] = {}
+    for container in record.containers:
+        if container.name not in found:
+            found[container.name] = RunningContainer(
+                container.id,
+                container.started_at or container.created_at,
+                running=container.running,
+                exited=container.state == "exited",
+            )
+    return found
+
+
+def pod_requests(pod: Pod) -> dict[str, Quantity]:
+    """Upstream's resource.PodRequests: sum over containers, max with each init container."""
+    total: dict[str, Quantity] = {}
+    for container in pods.containers(pod):
+        for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
+            total[resource] = total.get(resource, Quantity(0)) + parse_quantity(str(amount))
+    for container in pods.init_containers(pod):
+        for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
+            value = parse_quantity(str(amount))
+            if total.get(resource, Quantity(0)) < value:
+                total[resource] = value
+    return total
+
+
+def admit(pod: Pod, active: list[Pod], allocatable: Mapping[str, str]) -> tuple[str, str] | None:
+    """Upstream's resource fit at admission (GeneralPredicates): None, or (reason, message) such as
+    ("OutOfcpu", "Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: 500,
+    capacity: 1500")."""
+    if len(active) + 1 > int(allocatable.get("pods", "110")):
+        return "OutOfpods", "Pod was rejected: Node didn't have enough resource: pods"
+    requested = pod_requests(pod)
+    for resource, amount in requested.items():
+        if amount.is_zero():
+            continue
+        capacity = parse_quantity(allocatable[resource]) if resource in allocatable else Quantity(0)
+        used = Quantity(0)
+        for other in active:
+            used = used + pod_requests(other).get(resource, Quantity(0))
+        if capacity < used + amount:
+            scale = Quantity.milli_value if resource == "cpu" else Quantity.value
+            return (
+                f"OutOf{resource}",
+                f"Pod was rejected: Node didn't have enough resource: {resource}, "
+                f"requested: {scale(amount)}, "
+                f"used: {scale(used)}, capacity: {scale(capacity)}",
+            )
+    return None
+
+
+class Kubelet:
+    def __init__(
+        self,
+        config: KubeletConfiguration,
+        settings: NodeSettings,
+        client: Client,
+        runtime: RuntimeClient,
+        recorder: EventRecorder,
+        *,
+        volumes: VolumeManager,
+        images: ImageManager,
+        node_context: NodeContext,
+        cgroups: CgroupManager,
+        eviction: Any = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.client = client
+        self.runtime = runtime
+        self.recorder = recorder
+        self.volumes = volumes
+        self.runtime_manager = RuntimeManager(
+            runtime, images, node_context, self.event, self.prepare_container, clock=clock
+        )
+        self.node_context = node_context
+        self.pod_volumes: dict[str, dict[str, PodVolume]] = {}
+        self.cgroups = cgroups
+        self.eviction = eviction
+        self.clock = clock
+        self.pleg = PLEG(runtime)
+        self.workers = PodWorkers(self.sync_pod)
+        self.probes = ProbeManager(runtime, recorder=self.event, on_change=self.workers.update)
+        self.crash_backoff = Backoff(
+            10.0, config.crash_loop_back_off.max_container_restart_period or 300.0, clock
+        )
+        self.pod_informer = Informer(client, "pods", field_selector=f"spec.nodeName={settings.name}")
+        self.service_informer = Informer(client, "services")
+        self.node_informer = Informer(client, "nodes", field_selector=f"metadata.name={settings.name}")
+        self.static_pods: dict[str, Pod] = {}  # uid -> pod
+        self.pod_state: dict[str, PodSyncState] = {}
+        self.health = NodeHealth()
+        self.facts = NodeFacts(
+            name=settings.name, node_ip=settings.node_ip, hostname=settings.hostname, port=config.port
+        )
+        self.pod_cidr = ""
+        self.node_synced = asyncio.Event()
+
+    # ---- the pods this node should run ----------------------------------------------------------
+
+    def desired_pods(self) -> dict[str, Pod]:
+        wanted = {pods.uid(pod): pod for pod in self.pod_informer.store.objects() if not pods.is_mirror(pod)}
+        wanted.update(self.static_pods)
+        return wanted
+
+    def desired(self, uid: str) -> Pod | None:
+        pod = self.static_pods.get(uid)
+        if pod is not None:
+            return pod
+        for candidate in self.pod_informer.store.objects():
+            if pods.uid(candidate) == uid and not pods.is_mirror(candidate):
+                return candidate
+        return None
+
+    def active_pods(self) -> list[Pod]:
+        """Admitted pods that are not finished: what counts against the node's resources."""
+        return [
+            pod
+            for uid, pod in self.desired_pods().items()
+            if self.pod_state.get(uid, PodSyncState()).admitted and not pods.is_terminal_phase(pod)
+        ]
+
+    def running_pods(self) -> list[Pod]:
+        """For the :10250 /pods endpoint: every pod the kubelet runs, with its current status."""
+        return [
+            pod for uid, pod in self.desired_pods().items() if uid in self.pleg.records or uid in self.workers
+        ]
+
+    def _on_pod_event(self, pod: Pod, *_: object) -> None:
+        if not pods.is_mirror(pod):
+            self.workers.update(pods.uid(pod))
+        else:  # a mirror pod changed or went away: its static pod's worker recreates it if needed
+            for uid, static in self.static_pods.items():
+                if pods.name(static) == pods.name(pod) and pods.namespace(static) == pods.namespace(pod):
+                    self.workers.update(uid)
+
+    # ---- one pod -------------------------------------------------------------------------------
+
+    async def sync_pod(self, uid: str) -> float | None:
+        pod = self.desired(uid)
+        record = await self.pleg.refresh(uid)
+        if pod is None or pods.deletion_requested(pod) or self._finished(uid, pod, record):
+            return await self.terminate_pod(uid, pod, record)
+        state = self.pod_state.setdefault(uid, PodSyncState())
+        if state.admitted is None:
+            rejection = self._admission(pod)
+            state.admitted = rejection is None
+            state.rejection = rejection
+            if rejection is not None:
+                self.event(pod, "Warning", rejection[0], rejection[1])
+                state.terminal = ("Failed", rejection[0], rejection[1])
+                await self._write_status(pod, record, state)
+                return None
+        if pods.is_static(pod):
+            await self._ensure_mirror(pod)
+        cgroup_parent = self.cgroups.ensure_pod(pod)
+        try:
+            self.pod_volumes[uid] = await self.volumes.set_up(pod)
+        except VolumeError as error:
+            self.event(pod, "Warning", error.reason, str(error))
+            await self._write_status(pod, record, state)
+            return VOLUME_RETRY_SECONDS
+        unhealthy = self._unhealthy(uid, record)
+        actions = compute_pod_actions(pod, record, backoff=self.crash_backoff, unhealthy=unhealthy)
+        if actions.init_failed:
+            state.killed = True
+        result = await self.runtime_manager.sync_pod(pod, record, actions, cgroup_parent)
+        state.waiting = result.waiting
+        if not actions.nothing:
+            record = await self.pleg.refresh(uid)
+        await self.runtime_manager.prune_dead_containers(record)
+        self.probes.sync_pod(pod, running_containers(record), record.ip)
+        await self._write_status(pod, record, state)
+        return self._next_look(pod, actions, state)
+
+    def _finished(self, uid: str, pod: Pod, record: PodRecord) -> bool:
+        """A pod whose phase is terminal (Succeeded/Failed) only needs its runtime state cleaned up."""
+        state = self.pod_state.get(uid)
+        return pods.is_terminal_phase(pod) or bool(state and state.terminal)
+
+    def _next_look(self, pod: Pod, actions: PodActions, state: PodSyncState) -> float | None:
+        if state.waiting:
+            return min(MAX_WAKE_SECONDS, 1.0 + min(self._backoff_left(pod, name) for name in state.waiting))
+        return self.config.sync_frequency
+
+    def _backoff_left(self, pod: Pod, name: str) -> float:
+        from kubelet.actions import backoff_key
+
+        container = pods.container_by_name(pod, name)
+        record = self.pleg.record(pods.uid(pod)).latest(name)
+        if container is None or record is None:
+            return MAX_WAKE_SECONDS
+        return self.crash_backoff.remaining(backoff_key(pod, container), record.finished_at)
+
+    def _unhealthy(self, uid: str, record: PodRecord) -> dict[str, str]:
+        unhealthy = {}
+        for container in record.running_containers:
+            message = self.probes.liveness_failed(uid, container.name)
+            if message:
+                unhealthy[container.id] = message
+        return unhealthy
+
+    def _admission(self, pod: Pod) -> tuple[str, str] | None:
+        if self.eviction is not None:
+            ok, reason, message = self.eviction.admit(pod)
+            if not ok:
+                return reason, message
+        node = self.node_informer.store.objects()
+        allocatable = (node[0].get("status") or {}).get("allocatable") if node else None
+        if not allocatable:
+            return None
+        others = [p for p in self.active_pods() if pods.uid(p) != pods.uid(pod)]
+        return admit(pod, others, allocatable)
+
+    async def terminate_pod(self, uid: str, pod: Pod | None, record: PodRecord) -> float | None:
+        """Upstream's SyncTerminatingPod + SyncTerminatedPod: kill with the grace period, tear down
+        volumes and the cgroup, write the final status, and let a deleted API pod go."""
+        grace = pods.grace_period_seconds(pod) if pod is not None else 1
+        if record.running_containers or any(s.ready for s in record.sandboxes):
+            await self.runtime_manager.kill_pod(pod, record, grace)
+            record = await self.pleg.refresh(uid)
+        self.probes.remove_pod(uid)
+        state = self.pod_state.get(uid, PodSyncState())
+        if pod is not None and not pods.deletion_requested(pod):
+            # Finished on its own (Succeeded/Failed) or rejected: keep the record of what happened.
+            await self._write_status(pod, record, state)
+            return None
+        await self.volumes.tear_down(uid)
+        self.pod_volumes.pop(uid, None)
+        self.cgroups.remove_pod(uid)
+        if pod is not None and not pods.is_static(pod):
+            await self._write_status(pod, record, state)
+            await self._delete_api_pod(pod)
+        await self.runtime_manager.remove_pod(record)
+        await self.pleg.refresh(uid)
+        self.pod_state.pop(uid, None)
+        return DONE
+
+    async def _write_status(self, pod: Pod, record: PodRecord, state: PodSyncState) -> None:
+        inputs = StatusInputs(
+            now=self.clock(),
+            host_ip=self.settings.node_ip,
+            waiting=state.waiting,
+            ready=lambda name, c: self.probes.readiness(pods.uid(pod), name),
+            started=lambda name, c: self.probes.started(pods.uid(pod), name),
+            terminal=state.terminal,
+        )
+        target = pod
+        if pods.is_static(pod):
+            mirror = self._mirror_of(pod)
+            if mirror is None:
+                return
+            target = mirror
+        status = generate_pod_status({**pod, "status": target.get("status") or {}}, record, inputs)
+        if status_equal(target.get("status") or {}, status):
+            return
+        patch = {
+            "status": {
+                **{key: None for key in ("reason", "message", "nominatedNodeName") if key not in status},
+                **status,
+            }
+        }
+        try:
+            await self.client.patch(
+                "pods",
+                pods.name(target),
+                patch,
+                namespace=pods.namespace(target),
+                subresource="status",
+                content_type=MERGE_PATCH,
+            )
+        except ApiError as error:
+            if not is_not_found(error):
+                log.warning("Failed to update pod status", pod=pods.full_name(pod), err=str(error))
+
+    async def _delete_api_pod(self, pod: Pod) -> None:
+        """The last step of a graceful deletion: the kubelet confirms with grace period 0."""
+        try:
+            await self.client.delete(
+                "pods",
+                pods.name(pod),
+                namespace=pods.namespace(pod),
+                grace_period_seconds=0,
+                preconditions={"uid": pods.uid(pod)},
+            )
+        except ApiError as error:
+            if not (is_not_found(error) or is_conflict(error)):
+                raise
+
+    async def prepare_container(self, pod: Pod, container: dict[str, Any], pod_ip: str) -> Prepared:
+        """The container's environment and mounts (upstream's GenerateRunContainerOptions)."""
+        uid = pods.uid(pod)
+        pod_ips = [pod_ip] if pod_ip else []
+        try:
+            config_maps, secrets = await fetch_env_sources(self.client, pod, container)
+            env = make_environment(
+                pod,
+                container,
+                pod_ip=pod_ip,
+                pod_ips=pod_ips,
+                host_ip=self.settings.node_ip,
+                host_ips=[self.settings.node_ip],
+                node_name=self.settings.name,
+                services=self.service_informer.store.objects(),
+                config_maps=config_maps,
+                secrets=secrets,
+                node_allocatable=self.volumes.node_allocatable,
+                on_warning=lambda reason, message: self.event(pod, "Warning", reason, message),
+            )
+            pod_dir = self.volumes.pod_dir(uid)
+            hosts = None
+            if should_mount_hosts_file(pod, pod_ips):
+                hosts = write_hosts_file(
+                    pod_dir, pod, pod_ips, cluster_domain=self.config.cluster_domain or "cluster.local"
+                )
+            mounts = container_mounts(
+                pod, container, self.pod_volumes.get(uid, {}), env=env, hosts_file=hosts
+            )
+            termination = termination_message_mount(pod_dir, container)
+            if termination is not None:
+                mounts.append(termination)
+        except (EnvVarError, VolumeError, MountError, ValueError, OSError) as error:
+            raise ContainerConfigError(str(error)) from error
+        return env, mounts
+
+    def event(self, pod: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
+        """Events about a static pod go to its mirror pod, which is what `kubectl describe` shows."""
+        target = self._mirror_of(dict(pod)) if pods.is_static(dict(pod)) else pod
+        self.recorder.event(target or pod, type_, reason, message)
+
+    # ---- static pods and their mirror pods ---------------------------------------------------------
+
+    def _mirror_of(self, static: Pod) -> Pod | None:
+        for candidate in self.pod_informer.store.objects():
+            if (
+                pods.is_mirror(candidate)
+                and pods.name(candidate) == pods.name(static)
+                and pods.namespace(candidate) == pods.namespace(static)
+            ):
+                return candidate
+        return None
+
+    async def _ensure_mirror(self, static: Pod) -> None:
+        mirror = self._mirror_of(static)
+        if mirror is not None and mirror_matches(mirror, static) and not pods.deletion_requested(mirror):
+            return
+        try:
+            if mirror is not None:
+                await self.client.delete(
+                    "pods",
+                    pods.name(mirror),
+                    namespace=pods.namespace(mirror),
+                    grace_period_seconds=0,
+                )
+            node = self.node_informer.store.objects()
+            await self.client.create(
+                "pods", mirror_pod(static, node[0] if node else None), namespace=pods.namespace(static)
+            )
+        except ApiError as error:
+            if not (is_already_exists(error) or is_not_found(error)):
+                log.warning("Failed creating a mirror pod", pod=pods.full_name(static), err=str(error))
+
+    async def watch_static_pods(self) -> None:
+        """Poll staticPodPath every fileCheckFrequency (upstream also uses inotify)."""
+        path = Path(self.config.static_pod_path)
+        reported: set[str] = set()
+        while True:
+            found, problems = read_manifest_dir(path, self.settings.name)
+            for problem in problems:
+                if problem not in reported:
+                    log.error("Could not process manifest file", err=problem)
+            reported = set(problems)
+            self.set_static_pods({pods.uid(pod): pod for pod in found}, source="file")
+            await asyncio.sleep(self.config.file_check_frequency)
+
+    def set_static_pods(self, found: dict[str, Pod], source: str) -> None:
+        mine = {
+            uid
+            for uid, pod in self.static_pods.items()
+            if pod["metadata"]["annotations"].get("kubernetes.io/config.source") == source
+        }
+        for uid in mine - set(found):
+            del self.static_pods[uid]
+            self.workers.update(uid)
+        for uid, pod in found.items():
+            if uid not in self.static_pods:
+                self.static_pods[uid] = pod
+                self.workers.update(uid)
+
+    # ---- housekeeping ----------------------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Pods CRI holds that no source wants any more (deleted while the kubelet was down, or
+        force-deleted) get a worker that kills and removes them; orphaned volumes and cgroups go too."""
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
+            if not self.pod_informer.has_synced:
+                continue
+            wanted = self.desired_pods()
+            for uid in set(self.pleg.records) - set(wanted) - self.workers.uids():
+                self.workers.update(uid)
+            for uid in (
+                set(self.volumes.pods_on_disk()) - set(wanted) - set(self.pleg.records) - self.workers.uids()
+            ):
+                await self.volumes.tear_down(uid)
+            for uid in self.cgroups.pod_uids() - set(wanted) - set(self.pleg.records) - self.workers.uids():
+                self.cgroups.remove_pod(uid)
+            self.crash_backoff.gc()
+
+    def on_pleg(self, changed: set[str]) -> None:
+        for uid in changed:
+            if uid in self.workers or self.desired(uid) is not None or uid in self.pleg.records:
+                self.workers.update(uid)
+
+    # ---- the node ----------------------------------------------------------------------------------
+
+    async def refresh_facts(self) -> None:
+        import os
+
+        stat = os.statvfs(self.settings.root_dir)
+        self.facts.ephemeral_storage_bytes = stat.f_blocks * stat.f_frsize
+        try:
+            version = await self.runtime.version()
+            self.facts.runtime_version = f"{version.runtime_name}://{version.runtime_version}"
+            status = await self.runtime.status()
+            conditions = {c.type: c for c in status.status.conditions}
+            runtime, network = conditions.get("RuntimeReady"), conditions.get("NetworkReady")
+            self.health.runtime_ready = bool(runtime and runtime.status)
+            self.health.network_ready = bool(network and network.status)
+            self.health.runtime_message = (
+                ""
+                if self.health.runtime_ready
+                else f"container runtime not ready: {runtime.message if runtime else ''}"
+            )
+            images = await self.runtime.list_images()
+            self.facts.images = sorted(
+                (
+                    {"names": [*image.repo_tags, *image.repo_digests], "sizeBytes": image.size}
+                    for image in images
+                ),
+                key=lambda image: -int(image["sizeBytes"]),
+            )
+        except CRIError as error:
+            self.health.runtime_ready = False
+            self.health.runtime_message = f"container runtime is down: {error.message}"
+        if self.eviction is not None:
+            self.health.pressure = self.eviction.conditions()
+
+    async def register_node(self) -> None:
+        """Create the Node, or adopt the one that exists (a restarted kubelet); retried until it works."""
+        delay = 0.1
+        while True:
+            await self.refresh_facts()
+            node = initial_node(self.facts, self.config, self.settings.labels, self.settings.taints)
+            node["status"] = node_status(node, self.facts, self.config, self.health, self.clock())
+            try:
+                await self.client.create("nodes", node)
+                log.info("Successfully registered node", node=self.settings.name)
+                return
+            except ApiError as error:
+                if is_already_exists(error):
+                    await self._reconcile_existing_node(node)
+                    return
+                log.error("Unable to register node with API server", node=self.settings.name, err=str(error))
+            except KubeClientError as error:
+                log.error("Unable to register node with API server", node=self.settings.name, err=str(error))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 7.0)
+
+    async def _reconcile_existing_node(self, wanted: dict[str, Any]) -> None:
+        labels = wanted["metadata"]["labels"]
+        await self.client.patch(
+            "nodes", self.settings.name, {"metadata": {"labels": labels}}, content_type=MERGE_PATCH
+        )
+        log.info("Node was previously registered", node=self.settings.name)
+
+    async def node_status_loop(self) -> None:
+        last_report = 0.0
+        while True:
+            try:
+                await self.refresh_facts()
+                current = await self.client.get("nodes", self.settings.name)
+                status = node_status(current, self.facts, self.config, self.health, self.clock())
+                now = self.clock()
+                if (
+                    status_changed(current.get("status") or {}, status)
+                    or now - last_report >= self.config.node_status_report_frequency
+                ):
+                    await self.client.patch(
+                        "nodes",
+                        self.settings.name,
+                        {"status": status},
+                        subresource="status",
+                        content_type=MERGE_PATCH,
+                    )
+                    last_report = now
+                await self._follow_pod_cidr(current)
+            except ApiError as error:
+                if is_not_found(error):
+                    await self.register_node()  # someone deleted our Node: register again
+                else:
+                    log.error("Error updating node status", err=str(error))
+            except KubeClientError as error:
+                log.error("Error updating node status", err=str(error))
+            await asyncio.sleep(self.config.node_status_update_frequency)
+
+    async def _follow_pod_cidr(self, node: dict[str, Any]) -> None:
+        """The node's podCIDR (allocated by the controller manager) goes to the runtime, which renders
+        its CNI config from it (upstream's updatePodCIDR)."""
+        cidr = (node.get("spec") or {}).get("podCIDR", "")
+        if cidr and cidr != self.pod_cidr:
+            try:
+                await self.runtime.update_runtime_config(cidr)
+                self.pod_cidr = cidr
+                log.info("Updated pod CIDR", cidr=cidr)
+            except CRIError as error:
+                log.error("Failed to update pod CIDR", err=str(error))
+
+    async def lease_loop(self) -> None:
+        """Renew kube-node-lease/<node> every leaseDuration/4 (10 s by default)."""
+        interval = self.config.node_lease_duration_seconds / 4
+        while True:
+            try:
+                await self._renew_lease()
+            except KubeClientError as error:
+                log.error("Failed to update lease", err=str(error))
+            await asyncio.sleep(interval)
+
+    async def _renew_lease(self) -> None:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        spec = {
+            "holderIdentity": self.settings.name,
+            "leaseDurationSeconds": self.config.node_lease_duration_seconds,
+            "renewTime": now,
+        }
+        try:
+            lease = await self.client.get(
+                "leases.coordination.k8s.io", self.settings.name, namespace=LEASE_NAMESPACE
+            )
+        except ApiError as error:
+            if not is_not_found(error):
+                raise
+            node = await self.client.get("nodes", self.settings.name)
+            lease = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {
+                    "name": self.settings.name,
+                    "namespace": LEASE_NAMESPACE,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Node",
+                            "name": self.settings.name,
+                            "uid": node["metadata"]["uid"],
+                        }
+                    ],
+                },
+                "spec": spec,
+            }
+            await self.client.create("leases.coordination.k8s.io", lease, namespace=LEASE_NAMESPACE)
+            return
+        lease["spec"] = {**(lease.get("spec") or {}), **spec}
+        await self.client.update("leases.coordination.k8s.io", lease, namespace=LEASE_NAMESPACE)
+
+    # ---- running it all ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.cgroups.ensure_qos_tiers()
+        await self.register_node()
+        self.pod_informer.add_handler(self._on_pod_event, self._on_pod_event, self._on_pod_event)
+        async with asyncio.TaskGroup() as tasks:
+            for informer in (self.pod_informer, self.service_informer, self.node_informer):
+                tasks.create_task(informer.run())
+            await self.pod_informer.wait_synced()
+            await self.pleg.relist()
+            for uid in set(self.pleg.records) | set(self.desired_pods()):
+                self.workers.update(uid)
+            tasks.create_task(self.pleg.run(self.on_pleg), name="pleg")
+            tasks.create_task(self.node_status_loop(), name="node-status")
+            tasks.create_task(self.lease_loop(), name="node-lease")
+            tasks.create_task(self.housekeeping(), name="housekeeping")
+            if self.config.static_pod_path:
+                tasks.create_task(self.watch_static_pods(), name="static-pods-file")
+            try:
+                await asyncio.Event().wait()
+            finally:
+                await self.workers.stop()

@@ -1,0 +1,124 @@
+"""`kplane-kubelet` / `python -m kubelet`: the flags and KubeletConfiguration, a connection to the
+container runtime and the apiserver, then the kubelet's loops, the :10250 server and /healthz.
+
+    kplane-kubelet --config=/var/lib/kubelet/config.yaml --kubeconfig=/etc/kubernetes/kubelet.conf \\
+      --container-runtime-endpoint=unix:///run/containerd/containerd.sock --hostname-override=node-1
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from componentbase.errors import ConfigError
+from componentbase.flags import Flags
+from componentbase.health import HealthServer
+from componentbase.klog import get_logger, setup_logging_from_flags
+from componentbase.run import run
+from kubeclient.config import load_kubeconfig
+from kubeclient.errors import ConfigError as KubeconfigError
+from kubeclient.events import EventRecorder
+from kubeclient.rest import Client
+from kubelet.cgroups import CgroupManager
+from kubelet.config import KubeletConfiguration, load_kubelet_config
+from kubelet.cri.client import RuntimeClient
+from kubelet.cri_config import HostDNS, NodeContext
+from kubelet.images import ImageManager
+from kubelet.kubelet import Kubelet, NodeSettings
+from kubelet.node_status import memory_total_bytes, parse_taints
+from kubelet.options import PROG, apply_flag_overrides, flag_set
+from kubelet.volumes.manager import VolumeManager
+from kubelet.volumes.tokens import api_token_source
+
+log = get_logger(__name__)
+
+
+def node_ip_for(flags: Flags, config: KubeletConfiguration) -> str:
+    if flags["node-ip"]:
+        return str(flags["node-ip"])
+    if config.address not in ("", "0.0.0.0", "::"):
+        return config.address
+    return "127.0.0.1"
+
+
+def load_config(flags: Flags) -> KubeletConfiguration:
+    config = load_kubelet_config(flags["config"]) if flags["config"] else KubeletConfiguration()
+    return apply_flag_overrides(config, flags)
+
+
+async def serve(flags: Flags, config: KubeletConfiguration) -> None:
+    if not flags["kubeconfig"]:
+        raise ConfigError("--kubeconfig is required (standalone mode is not supported)")
+    try:
+        client_config = load_kubeconfig(flags["kubeconfig"], user_agent="kubelet")
+    except KubeconfigError as error:
+        raise ConfigError(str(error)) from None
+    name = (flags["hostname-override"] or socket.gethostname()).lower()
+    try:
+        taints = parse_taints(list(flags["register-with-taints"]))
+    except ValueError as error:
+        raise ConfigError(f"--register-with-taints: {error}") from None
+    taints += [t.model_dump(exclude_none=True) for t in config.register_with_taints]
+    root_dir = Path(flags["root-dir"])
+    settings = NodeSettings(
+        name=name,
+        node_ip=node_ip_for(flags, config),
+        hostname=name,
+        root_dir=root_dir,
+        labels=dict(flags["node-labels"]),
+        taints=taints,
+        pod_infra_image=flags["pod-infra-container-image"],
+    )
+    node_context = NodeContext(
+        pod_logs_dir=Path(config.pod_logs_dir),
+        cluster_dns=tuple(config.cluster_dns),
+        cluster_domain=config.cluster_domain,
+        host_dns=HostDNS.read(config.resolv_conf),
+        memory_capacity=memory_total_bytes(),
+    )
+    health = HealthServer(config.healthz_bind_address, config.healthz_port, None)
+    async with (
+        Client(client_config, max_connections=16) as client,
+        RuntimeClient(config.container_runtime_endpoint, timeout=config.runtime_request_timeout) as runtime,
+        asyncio.TaskGroup() as tasks,
+    ):
+        recorder = EventRecorder(client, component="kubelet", host=name)
+        images = ImageManager(
+            runtime,
+            lambda pod, type_, reason, message: kubelet.event(pod, type_, reason, message),
+            time.time,
+            serialize_pulls=config.serialize_image_pulls,
+            max_parallel_pulls=config.max_parallel_image_pulls,
+        )
+        volumes = VolumeManager(root_dir / "pods", client, api_token_source(client), name)
+        kubelet = Kubelet(
+            config,
+            settings,
+            client,
+            runtime,
+            recorder,
+            volumes=volumes,
+            images=images,
+            node_context=node_context,
+            cgroups=CgroupManager(config.cgroup_root, config.cgroups_per_qos),
+        )
+        tasks.create_task(health.serve_forever())
+        tasks.create_task(recorder.run())
+        tasks.create_task(kubelet.run())
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    flags = flag_set().parse_or_exit(sys.argv[1:] if argv is None else argv)
+    setup_logging_from_flags(flags)
+    try:
+        config = load_config(flags)
+        Path(flags["root-dir"]).mkdir(parents=True, exist_ok=True)
+    except (ConfigError, OSError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    run(lambda: serve(flags, config), prog=PROG)
