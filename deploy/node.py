@@ -37,6 +37,8 @@ from deploy.supervisor import ProcessSpec
 NODE_LINK_SUPERNET = ipaddress.IPv4Network("10.250.0.0/16")
 MAX_NODES = 1 + 64  # node 1 on the host, then one /30 of the node-link /24 per node
 KUBELET_PORT = 10250
+# kplane's image registry (deploy.registry), serving STATE/images to every node's containerd.
+REGISTRY_PORT = 5000
 KUBELET_HEALTHZ_PORT = 10248
 CNI_BIN_DIR = Path("/usr/lib/cni")
 CNI_CONFIG_NAME = "10-containerd-net.conflist"  # what containerd 1.6 renders conf_template into
@@ -94,6 +96,7 @@ class NodePlan:
     manifests = property(lambda self: self.dir / "manifests")
     pod_logs = property(lambda self: self.dir / "pod-logs")
     containerd_log = property(lambda self: self.dir / "containerd.log")
+    certs_dir = property(lambda self: self.dir / "certs.d")  # containerd's registry hosts (config_path)
 
     @property
     def endpoint(self) -> str:
@@ -111,6 +114,12 @@ class NodePlan:
     @property
     def node_ip(self) -> str:
         return self.link.host_ip if self.link else "127.0.0.1"
+
+    @property
+    def registry_url(self) -> str:
+        """kplane's registry as this node's containerd reaches it: the host's loopback, or the host
+        end of the node's link (the registry listens on both)."""
+        return f"http://{self.node_ip}:{REGISTRY_PORT}"
 
     @property
     def stream_address(self) -> str:
@@ -132,7 +141,7 @@ class NodePlan:
     def directories(self) -> list[Path]:
         return [
             self.dir, self.root, self.state, self.runc_root, self.net_d, self.ipam_dir,
-            self.kubelet_dir, self.manifests, self.pod_logs,
+            self.kubelet_dir, self.manifests, self.pod_logs, self.certs_dir,
         ]  # fmt: skip
 
 
@@ -235,7 +244,8 @@ state = {q(plan.state)}
   conf_template = {q(plan.cni_template)}
 
 {cri}.registry]
-  config_path = ""
+  # Every pull goes to kplane's registry and nowhere else (deploy.registry_hosts writes the tree).
+  config_path = {q(plan.certs_dir)}
 """
 
 
@@ -278,6 +288,22 @@ def containerd_process(plan: NodePlan) -> ProcessSpec:
         argv=argv,
         health_socket=plan.socket,
         address=plan.endpoint,
+    )
+
+
+# ---- the image registry ----
+
+
+def registry_process(state: StateDir, plans: list[NodePlan]) -> ProcessSpec:
+    """One read-only registry for the cluster, serving `kplane images build`'s tarballs: on the
+    host's loopback for node 1 and on the host end of each namespaced node's link."""
+    addresses = dict.fromkeys(["127.0.0.1", *(plan.node_ip for plan in plans)])
+    listen = [f"--listen={address}:{REGISTRY_PORT}" for address in addresses]
+    return ProcessSpec(
+        name="registry",
+        argv=[sys.executable, "-m", "deploy.registry", *listen, f"--images-dir={state.images_dir}"],
+        health_url=f"http://127.0.0.1:{REGISTRY_PORT}/v2/",
+        address=f"http://127.0.0.1:{REGISTRY_PORT}",
     )
 
 

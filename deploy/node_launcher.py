@@ -29,6 +29,7 @@ from deploy.node import (
     kubelet_config_file,
     kubelet_process,
     pod_cidr_route,
+    registry_process,
 )
 from deploy.node_runtime import (
     blocking,
@@ -41,12 +42,13 @@ from deploy.node_runtime import (
     write_node_files,
 )
 from deploy.state import ClusterSettings, StateDir
-from deploy.supervisor import ProcessSpec, Supervisor
+from deploy.supervisor import ProcessSpec, Supervisor, probe_health
 from kubeclient.config import load_kubeconfig
 from kubeclient.errors import KubeClientError
 from kubeclient.rest import Client
 
 POD_CIDR_TIMEOUT_SECONDS = 60.0
+REGISTRY_TIMEOUT_SECONDS = 30.0
 Output = Callable[[str], None]
 
 
@@ -63,8 +65,9 @@ class NodeLauncher:
         return cluster_node_plans(self.state, self.settings)
 
     def specs(self) -> list[ProcessSpec]:
-        """In start order: each node's containerd, then its kubelet."""
-        return [spec for plan in self.plans for spec in (containerd_process(plan), self.kubelet(plan))]
+        """In start order: the registry, then each node's containerd and its kubelet."""
+        nodes = [spec for plan in self.plans for spec in (containerd_process(plan), self.kubelet(plan))]
+        return [registry_process(self.state, self.plans), *nodes]
 
     def kubelet(self, plan: NodePlan) -> ProcessSpec:
         return kubelet_process(plan, self.state)
@@ -81,11 +84,12 @@ class NodeLauncher:
             # Pods on different nodes reach each other through the host (the KPLANE-FWD chain keeps
             # that traffic inside the cluster); `down` restores the value the cluster found.
             IP_FORWARD.write_text("1\n")
-        started = []
         for plan in self.plans:
             write_node_files(plan)
             if plan.link is not None:
                 set_up_link(plan, self.runner)
+        started = self.start_registry()  # it listens on the links' host ends: after them
+        for plan in self.plans:
             spec = containerd_process(plan)
             if self.supervisor.running_pid(spec.name) is None:
                 pid = self.supervisor.start(spec)
@@ -97,6 +101,25 @@ class NodeLauncher:
             except ContainerdError as error:
                 raise CommandError(f"{plan.name}: {error}") from None
         return started
+
+    def start_registry(self) -> list[str]:
+        """The registry every node pulls from (even `imagePullPolicy: Always` pulls of `busybox`)."""
+        spec = registry_process(self.state, self.plans)
+        if self.supervisor.running_pid(spec.name) is not None:
+            return []
+        pid = self.supervisor.start(spec)
+        log = self.supervisor.log_file(spec.name)
+        self.out(f"started {spec.name} (pid {pid}, log {log})")
+        deadline = time.monotonic() + REGISTRY_TIMEOUT_SECONDS
+        while (health := probe_health(spec)) != "ok":
+            if self.supervisor.running_pid(spec.name) is None:
+                raise CommandError(f"{spec.name} exited during start-up; see {log}")
+            if time.monotonic() > deadline:
+                raise CommandError(
+                    f"{spec.name} is not healthy after {REGISTRY_TIMEOUT_SECONDS:.0f}s ({health}); see {log}"
+                )
+            time.sleep(0.1)
+        return [spec.name]
 
     def _wait_runtime(self, plan: NodePlan, name: str) -> None:
         def alive() -> bool:
@@ -164,4 +187,7 @@ class NodeLauncher:
             if self.supervisor.stop(containerd):
                 stopped.append(containerd)
             clean_up_node(plan, self.runner, unmount_netns_dir=not self.settings.netns_dir_was_mounted)
+        registry = registry_process(self.state, self.plans).name
+        if self.supervisor.stop(registry):
+            stopped.append(registry)
         return stopped

@@ -35,6 +35,7 @@ from deploy.node import (
     link_teardown_commands,
     node_link_range,
 )
+from deploy.registry_hosts import write_hosts_dir
 from kubelet.cri.client import CRIError, RuntimeClient
 
 CGROUP_MOUNT = Path("/sys/fs/cgroup")
@@ -57,6 +58,7 @@ def write_node_files(plan: NodePlan) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     plan.config_file.write_text(containerd_config(plan))
     plan.cni_template.write_text(cni_conf_template(plan))
+    write_hosts_dir(plan.certs_dir, plan.registry_url)
 
 
 # ---- network namespace ----

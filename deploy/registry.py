@@ -223,22 +223,10 @@ def read_layout(path: Path) -> tuple[dict[str, Blob], dict[str, Any], list[str]]
     except OSError as error:
         raise LayoutError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        members, index_bytes = _members_and_index(source)
-    except tarfile.ReadError:
-        source.close()
-        raise LayoutError(f"{path}: not an uncompressed tar archive") from None
-    except OSError as error:
-        source.close()
-        raise LayoutError(f"{path}: cannot read: {error.strerror}") from None
-    if index_bytes is None:
-        source.close()
-        raise LayoutError(f"{path}: not an OCI image layout (no index.json)")
-    try:
-        index = json.loads(index_bytes)
-    except ValueError:
-        raise LayoutError(f"{path}: index.json is not JSON") from None
-    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
-        raise LayoutError(f"{path}: index.json has no manifests list")
+        index, members = _read_index(path, source)
+    except LayoutError:
+        source.close()  # no blob of it will be served
+        raise
     blobs: dict[str, Blob] = {}
     problems = []
     for member in members:
@@ -253,6 +241,24 @@ def read_layout(path: Path) -> tuple[dict[str, Blob], dict[str, Any], list[str]]
             continue
         blobs[digest] = blob
     return blobs, index, problems
+
+
+def _read_index(path: Path, source: TarballFile) -> tuple[dict[str, Any], list[tarfile.TarInfo]]:
+    try:
+        members, index_bytes = _members_and_index(source)
+    except tarfile.ReadError:
+        raise LayoutError(f"{path}: not an uncompressed tar archive") from None
+    except OSError as error:
+        raise LayoutError(f"{path}: cannot read: {error.strerror}") from None
+    if index_bytes is None:
+        raise LayoutError(f"{path}: not an OCI image layout (no index.json)")
+    try:
+        index = json.loads(index_bytes)
+    except ValueError:
+        raise LayoutError(f"{path}: index.json is not JSON") from None
+    if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
+        raise LayoutError(f"{path}: index.json has no manifests list")
+    return index, members
 
 
 def _image_name(descriptor: Mapping[str, Any]) -> str | None:
@@ -394,6 +400,8 @@ class ImageStore:
             return False
         self._fingerprint = fingerprint
         self.catalog = build_catalog(self.tarballs())
+        if not self.images_dir.is_dir():
+            log.warning("The images directory does not exist (yet)", dir=str(self.images_dir))
         for problem in self.catalog.problems:
             log.warning("Image not served", problem=problem)
         images = sorted(

@@ -158,9 +158,10 @@ def compute_pod_actions(
         if reason is None:
             keep += 1
             continue
-        actions.containers_to_kill[latest.id] = reason
         if policy != "Never":
             actions.containers_to_start.append(name)
+            reason += ", will be restarted"  # upstream's wording in the Killing event
+        actions.containers_to_kill[latest.id] = reason
     if keep == 0 and not actions.containers_to_start:
         actions.kill_pod = True  # everything has finished for good: release the sandbox
     return actions

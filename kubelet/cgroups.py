@@ -133,6 +133,17 @@ class CgroupManager:
             for directory in self._dirs(f"{tier}/pod{pod_uid}"):
                 remove_tree(directory)
 
+    def pod_cgroup(self, pod_uid: str) -> str | None:
+        """The pod's cgroup name (for stats), wherever its QoS tier put it."""
+        if not self.per_qos:
+            return None
+        base = f"{self.root.rstrip('/')}/kubepods"
+        for tier in (base, f"{base}/burstable", f"{base}/besteffort"):
+            name = f"{tier}/pod{pod_uid}"
+            if any(directory.is_dir() for directory in self._dirs(name)[:1]):
+                return name
+        return None
+
     def pod_uids(self) -> set[str]:
         """The uids of pods that have a cgroup (for clean-up of pods the kubelet no longer knows)."""
         base = f"{self.root.rstrip('/')}/kubepods"

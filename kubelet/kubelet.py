@@ -75,6 +75,7 @@ class PodSyncState:
     """What the kubelet remembers about a pod between syncs."""
 
     admitted: bool | None = None
+    kill_grace: int | None = None  # the eviction manager's grace period, when it evicts the pod
     rejection: tuple[str, str] | None = None  # (reason, message) when admission refused the pod
     waiting: dict[str, Waiting] = field(default_factory=dict)
     terminal: tuple[str, str, str] | None = None  # (phase, reason, message), e.g. evicted
@@ -163,6 +164,7 @@ class Kubelet:
         self.pod_volumes: dict[str, dict[str, PodVolume]] = {}
         self.cgroups = cgroups
         self.eviction = eviction
+        self.stats: Any = None  # kubelet.stats.StatsProvider, for the :10250 server
         self.clock = clock
         self.pleg = PLEG(runtime)
         self.workers = PodWorkers(self.sync_pod)
@@ -301,12 +303,14 @@ class Kubelet:
     async def terminate_pod(self, uid: str, pod: Pod | None, record: PodRecord) -> float | None:
         """Upstream's SyncTerminatingPod + SyncTerminatedPod: kill with the grace period, tear down
         volumes and the cgroup, write the final status, and let a deleted API pod go."""
+        state = self.pod_state.get(uid, PodSyncState())
         grace = pods.grace_period_seconds(pod) if pod is not None else 1
+        if state.kill_grace is not None:
+            grace = min(grace, state.kill_grace)
         if record.running_containers or any(s.ready for s in record.sandboxes):
             await self.runtime_manager.kill_pod(pod, record, grace)
             record = await self.pleg.refresh(uid)
         self.probes.remove_pod(uid)
-        state = self.pod_state.get(uid, PodSyncState())
         if pod is not None and not pods.deletion_requested(pod):
             # Finished on its own (Succeeded/Failed) or rejected: keep the record of what happened.
             await self._write_status(pod, record, state)
@@ -414,6 +418,23 @@ class Kubelet:
         target = self._mirror_of(dict(pod)) if pods.is_static(dict(pod)) else pod
         self.recorder.event(target or pod, type_, reason, message)
 
+    async def evict_pod(self, evicted: Mapping[str, Any], message: str) -> bool:
+        """The eviction manager's kill: the pod fails with reason Evicted and is stopped (upstream's
+        killPodNow); returns once its containers are gone, or after the grace period and a margin."""
+        pod = dict(evicted)
+        uid = pods.uid(pod)
+        state = self.pod_state.setdefault(uid, PodSyncState())
+        eviction = getattr(self.eviction, "last_eviction", None)
+        state.kill_grace = getattr(eviction, "grace_period_seconds", None)
+        state.terminal = ("Failed", "Evicted", message)
+        self.workers.update(uid)
+        deadline = self.clock() + (state.kill_grace or pods.grace_period_seconds(pod)) + 10
+        while self.clock() < deadline:
+            await asyncio.sleep(0.5)
+            if not self.pleg.record(uid).running_containers:
+                return True
+        return False
+
     # ---- static pods and their mirror pods ---------------------------------------------------------
 
     def _mirror_of(self, static: Pod) -> Pod | None:
@@ -425,6 +446,28 @@ class Kubelet:
             ):
                 return candidate
         return None
+
+    async def _delete_orphaned_mirror_pods(self) -> None:
+        """A mirror pod whose static pod is gone (its manifest removed or changed) is deleted."""
+        hashes = {
+            pod["metadata"]["annotations"]["kubernetes.io/config.hash"] for pod in self.static_pods.values()
+        }
+        for mirror in self.pod_informer.store.objects():
+            annotations = mirror["metadata"].get("annotations") or {}
+            if not pods.is_mirror(mirror) or annotations.get("kubernetes.io/config.mirror") in hashes:
+                continue
+            if pods.deletion_requested(mirror):
+                continue
+            try:
+                await self.client.delete(
+                    "pods", pods.name(mirror), namespace=pods.namespace(mirror), grace_period_seconds=0,
+                    preconditions={"uid": pods.uid(mirror)},
+                )  # fmt: skip
+            except ApiError as error:
+                if not (is_not_found(error) or is_conflict(error)):
+                    log.warning(
+                        "Failed deleting an orphaned mirror pod", pod=pods.full_name(mirror), err=str(error)
+                    )
 
     async def _ensure_mirror(self, static: Pod) -> None:
         mirror = self._mirror_of(static)
@@ -488,9 +531,13 @@ class Kubelet:
             for uid in (
                 set(self.volumes.pods_on_disk()) - set(wanted) - set(self.pleg.records) - self.workers.uids()
             ):
-                await self.volumes.tear_down(uid)
+                try:
+                    await self.volumes.tear_down(uid)
+                except VolumeError as error:
+                    log.error("Orphaned pod volumes could not be removed", pod_uid=uid, err=str(error))
             for uid in self.cgroups.pod_uids() - set(wanted) - set(self.pleg.records) - self.workers.uids():
                 self.cgroups.remove_pod(uid)
+            await self._delete_orphaned_mirror_pods()
             self.crash_backoff.gc()
 
     def on_pleg(self, changed: set[str]) -> None:
@@ -567,6 +614,7 @@ class Kubelet:
                 await self.refresh_facts()
                 current = await self.client.get("nodes", self.settings.name)
                 status = node_status(current, self.facts, self.config, self.health, self.clock())
+                self.volumes.node_allocatable = status["allocatable"]
                 now = self.clock()
                 if (
                     status_changed(current.get("status") or {}, status)

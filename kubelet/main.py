@@ -28,10 +28,13 @@ from kubelet.cgroups import CgroupManager
 from kubelet.config import KubeletConfiguration, load_kubelet_config
 from kubelet.cri.client import RuntimeClient
 from kubelet.cri_config import HostDNS, NodeContext
+from kubelet.eviction.manager import EvictionConfig, EvictionManager
+from kubelet.eviction.thresholds import EvictionConfigError
 from kubelet.images import ImageManager
 from kubelet.kubelet import Kubelet, NodeSettings
 from kubelet.node_status import memory_total_bytes, parse_taints
 from kubelet.options import PROG, apply_flag_overrides, flag_set
+from kubelet.stats.provider import StatsProvider
 from kubelet.volumes.manager import VolumeManager
 from kubelet.volumes.tokens import api_token_source
 
@@ -48,7 +51,13 @@ def node_ip_for(flags: Flags, config: KubeletConfiguration) -> str:
 
 def load_config(flags: Flags) -> KubeletConfiguration:
     config = load_kubelet_config(flags["config"]) if flags["config"] else KubeletConfiguration()
-    return apply_flag_overrides(config, flags)
+    config = apply_flag_overrides(config, flags)
+    try:
+        EvictionConfig.from_kubelet_config(config)
+    except EvictionConfigError as error:
+        where = f"{flags['config']}: " if flags["config"] else ""
+        raise ConfigError(f"{where}invalid configuration: {error}") from None
+    return config
 
 
 async def serve(flags: Flags, config: KubeletConfiguration) -> None:
@@ -96,6 +105,14 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
             max_parallel_pulls=config.max_parallel_image_pulls,
         )
         volumes = VolumeManager(root_dir / "pods", client, api_token_source(client), name)
+        cgroups = CgroupManager(config.cgroup_root, config.cgroups_per_qos)
+        stats = StatsProvider(
+            runtime,
+            node_name=name,
+            root_dir=root_dir,
+            pod_logs_dir=Path(config.pod_logs_dir),
+            pod_cgroup=cgroups.pod_cgroup,
+        )
         kubelet = Kubelet(
             config,
             settings,
@@ -105,11 +122,17 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
             volumes=volumes,
             images=images,
             node_context=node_context,
-            cgroups=CgroupManager(config.cgroup_root, config.cgroups_per_qos),
+            cgroups=cgroups,
         )
+        kubelet.eviction = EvictionManager(
+            EvictionConfig.from_kubelet_config(config), stats, time.time, kubelet.evict_pod,
+            kubelet.active_pods, recorder=kubelet.event, node_ref={"kind": "Node", "name": name, "uid": name},
+        )  # fmt: skip
+        kubelet.stats = stats
         tasks.create_task(health.serve_forever())
         tasks.create_task(recorder.run())
         tasks.create_task(kubelet.run())
+        tasks.create_task(kubelet.eviction.run())
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 from componentbase.klog import get_logger
 from componentbase.tls import server_context
 from kubeclient.streaming import channels
+from kubeclient.streaming.uvicorn_websocket import LenientWebSocketProtocol
 from kubelet.cri.api import api_pb2
 from kubelet.server import lookup, portforward, remotecommand
 from kubelet.server.containerlogs import container_logs
@@ -98,7 +99,7 @@ class KubeletServer:
             lifespan="off",
             log_config=None,
             access_log=False,
-            ws="websockets-sansio",
+            ws=LenientWebSocketProtocol,
             ws_max_size=64 * 1024 * 1024,
             ws_ping_interval=None,
             timeout_graceful_shutdown=2,

@@ -7,9 +7,10 @@ node signals the eviction manager reads.
 
 Node numbers come from the kernel (see node.py); pods and containers from CRI: ListPodSandbox for
 the pods, ListContainers + ListContainerStats for cpu, memory and writable layers, the pod log
-directory for logs. Pod cpu/memory come from ListPodSandboxStats when the runtime has it (containerd
-1.6 on cgroup v1 may not), else from the pod's cgroup when `pod_cgroup(uid)` names it, else the sum
-of the containers. Times are RFC 3339 with nanoseconds like upstream's.
+directory for logs. Pod cpu/memory/processes come from the pod's cgroup when `pod_cgroup(uid)` names
+one that exists, else the sum of the containers, with ListPodSandboxStats' memory and process count
+when the runtime has it (here, containerd 1.6 on cgroup v1 counted 1 process for pause + httpd).
+Times are RFC 3339 with nanoseconds like upstream's.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def _value(wrapper: Any) -> int | None:
 def _dir_usage(path: Path) -> tuple[int, int]:
     """(bytes, inodes) under a directory, like `du`: what the pod's logs take."""
     used, inodes = 0, 0
-    for directory, dirs, files in os.walk(path):
+    for directory, _dirs, files in os.walk(path):
         inodes += 1 + len(files)
         for name in files:
             try:
@@ -281,7 +282,9 @@ class StatsProvider:
                 if c.id in container_stats
             ]
             cpu, memory, processes = self._pod_totals(uid, container_json, now)
-            pod_level = sandbox_stats.get(sandbox.id)
+            # containerd 1.6 on cgroup v1 undercounts here (1 process for pause + httpd), so the pod's
+            # own cgroup wins when we can read it.
+            pod_level = None if processes is not None else sandbox_stats.get(sandbox.id)
             if pod_level is not None and pod_level.linux.HasField("memory"):
                 working_set = _value(pod_level.linux.memory.working_set_bytes)
                 if working_set is not None:

@@ -16,6 +16,7 @@ removes symlinks of names that went away and finally removes the old directory.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -27,6 +28,7 @@ DATA_DIR = "..data"
 DATA_DIR_TMP = "..data_tmp"
 MAX_FILE_NAME_LENGTH = 255
 MAX_PATH_LENGTH = 4096
+_TS_DIR = re.compile(r"\.\.\d{4}_\d{2}_\d{2}_\d{2}_\d{2}_\d{2}\..+")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class AtomicWriter:
         old_ts = self._current_ts_dir()
         to_remove = self._paths_to_remove(files, old_ts)
         changed = old_ts is None or _differs(files, old_ts) or bool(to_remove)
+        new_ts = None
         if changed:
             new_ts = self._new_ts_dir()
             try:
@@ -93,12 +96,15 @@ class AtomicWriter:
                 shutil.rmtree(new_ts, ignore_errors=True)
                 raise
         self._create_user_visible(files)
-        if changed:
+        if new_ts is not None:
             for path in to_remove:
                 if "/" not in path:  # only the volume root holds user-visible symlinks
                     (self.target_dir / path).unlink(missing_ok=True)
-            if old_ts is not None:
-                shutil.rmtree(old_ts, ignore_errors=True)
+            # The old generation, and any a crash left half-written (names starting with ".." are the
+            # writer's own: payload paths may not).
+            for entry in os.scandir(self.target_dir):
+                if _TS_DIR.fullmatch(entry.name) and entry.name != new_ts.name:
+                    shutil.rmtree(entry.path, ignore_errors=True)
         return changed
 
     def _current_ts_dir(self) -> Path | None:

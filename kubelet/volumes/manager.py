@@ -25,11 +25,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from componentbase.klog import get_logger
 from kubeapi.quantity import parse_quantity
 from kubeapi.validation import go_quote
-from kubelet.volumes.atomic_writer import AtomicWriter, FileProjection, PayloadError
+from kubelet.volumes.atomic_writer import AtomicWriter, FileProjection
 from kubelet.volumes.errors import VolumeError, setup_failed, teardown_failed
-from kubelet.volumes.hostpath import HostPathError, set_up_host_path
+from kubelet.volumes.hostpath import set_up_host_path
 from kubelet.volumes.mounter import LinuxMounter, Mounter
 from kubelet.volumes.ownership import fs_group, fs_user, set_volume_ownership
 from kubelet.volumes.payload import (
@@ -50,6 +51,7 @@ from kubelet.volumes.sources import (
 from kubelet.volumes.tokens import TokenError, TokenManager, TokenSource
 
 Obj = Mapping[str, Any]
+log = get_logger(__name__)
 
 EMPTY_DIR = "kubernetes.io~empty-dir"
 CONFIG_MAP = "kubernetes.io~configmap"
@@ -72,6 +74,11 @@ class PodVolume:
 
 class _Failed(Exception):
     """One volume's set-up failed; the message goes after `MountVolume.SetUp failed for volume "x" : `."""
+
+
+def _plain_name(name: str) -> bool:
+    """A name that is one path element (uids and volume names become directories)."""
+    return bool(name) and "/" not in name and "\0" not in name and name not in (".", "..")
 
 
 def volume_type(volume: Obj) -> str:
@@ -157,8 +164,8 @@ class VolumeManager:
 
     async def set_up(self, pod: Obj) -> dict[str, PodVolume]:
         uid = str((pod.get("metadata") or {}).get("uid") or "")
-        if not uid:
-            raise VolumeError("FailedMount", "the pod has no metadata.uid")
+        if not _plain_name(uid):
+            raise VolumeError("FailedMount", f"invalid pod uid {go_quote(uid)}")
         async with self._lock(uid):
             pod_dir = self.pod_dir(uid)
             for path in (pod_dir, pod_dir / "volumes", pod_dir / "plugins"):
@@ -181,6 +188,8 @@ class VolumeManager:
         kind = volume_type(volume)
         name = str(volume.get("name") or "")
         source = volume.get(kind) or {}
+        if not _plain_name(name):
+            raise _Failed("invalid volume name")  # the API validates names; static pods may not be
         try:
             if kind == "emptyDir":
                 return self._set_up_empty_dir(pod, uid, name, source)
@@ -195,7 +204,7 @@ class VolumeManager:
                 return self._set_up_downward_api(pod, uid, name, source)
             if kind == "projected":
                 return await self._set_up_projected(pod, uid, name, source)
-        except (HostPathError, SourceError, PayloadError) as error:
+        except ValueError as error:  # HostPathError, SourceError, PayloadError, bad quantities
             raise _Failed(str(error)) from error
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
@@ -213,6 +222,7 @@ class VolumeManager:
             created = True
         if tmpfs and path not in self.mounter.mount_points_under(path):
             self.mounter.mount_tmpfs(path, size)
+            log.v(3).info("Mounted tmpfs", path=str(path), size=size or "default")
             created = True
         return created
 
@@ -233,7 +243,14 @@ class VolumeManager:
     def _write(self, pod: Obj, path: Path, payload: Mapping[str, FileProjection]) -> None:
         group = fs_group(pod)
         writer = AtomicWriter(path, now=self._now)
-        writer.write(payload, set_perms=lambda _ts: set_volume_ownership(path, group, read_only=True))
+        if writer.write(payload, set_perms=lambda _ts: set_volume_ownership(path, group, read_only=True)):
+            meta = pod.get("metadata") or {}
+            log.v(3).info(
+                "Volume contents written",
+                pod=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+                volume=path.name,
+                files=len(payload),
+            )
 
     async def _set_up_config_map(self, pod: Obj, uid: str, name: str, source: Obj) -> PodVolume:
         optional = bool(source.get("optional"))
@@ -358,8 +375,8 @@ class VolumeManager:
     async def tear_down(self, pod_uid: str) -> None:
         """Unmount everything mounted under the pod's directory (deepest first), then remove it.
         Raises VolumeError (FailedUnMount) and removes nothing while a mount remains."""
-        if not pod_uid or "/" in pod_uid or pod_uid in (".", ".."):
-            raise VolumeError("FailedUnMount", f"invalid pod uid {pod_uid!r}")
+        if not _plain_name(pod_uid):
+            raise VolumeError("FailedUnMount", f"invalid pod uid {go_quote(pod_uid)}")
         async with self._lock(pod_uid):
             pod_dir = self.pod_dir(pod_uid)
             if not pod_dir.exists():
@@ -373,6 +390,7 @@ class VolumeManager:
             if remaining:
                 raise teardown_failed(remaining[0].name, f"{remaining[0]} is still mounted")
             shutil.rmtree(pod_dir)
+            log.v(2).info("Removed the pod's volumes", podUID=pod_uid)
             if self.tokens is not None:
                 self.tokens.forget_pod(pod_uid)
         self._locks.pop(pod_uid, None)

@@ -30,7 +30,7 @@ from kubelet.volumes.manager import PodVolume
 Obj = Mapping[str, Any]
 ETC_HOSTS = "/etc/hosts"
 
-PROPAGATION = {
+PROPAGATION: dict[str | None, api_pb2.MountPropagation] = {
     None: api_pb2.PROPAGATION_PRIVATE,
     "None": api_pb2.PROPAGATION_PRIVATE,
     "HostToContainer": api_pb2.PROPAGATION_HOST_TO_CONTAINER,
@@ -38,10 +38,10 @@ PROPAGATION = {
 }
 
 
-def translate_propagation(mode: str | None) -> int:
+def translate_propagation(mode: str | None) -> api_pb2.MountPropagation:
     if mode not in PROPAGATION:
         raise MountError(f'invalid MountPropagation mode: "{mode}"')
-    return int(PROPAGATION[mode])
+    return PROPAGATION[mode]
 
 
 def expand_sub_path_expr(expr: str, env: Mapping[str, str]) -> str:
@@ -92,7 +92,7 @@ def container_mounts(
                 host_path=str(host_path),
                 readonly=bool(volume_mount.get("readOnly")) or volume.read_only,
                 selinux_relabel=volume.selinux_relabel,
-                propagation=translate_propagation(volume_mount.get("mountPropagation")),  # type: ignore[arg-type]
+                propagation=translate_propagation(volume_mount.get("mountPropagation")),
             )
         )
     if mount_hosts and hosts_file is not None:

@@ -28,6 +28,7 @@ from deploy.node import (
     node_link_range,
     node_plan,
     pod_cidr_route,
+    registry_process,
 )
 from deploy.node_runtime import check_link_range_free, portmap_cleanup_commands, run_steps, write_node_files
 from deploy.state import ClusterSettings, StateDir
@@ -92,6 +93,7 @@ def test_containerd_config_keeps_everything_under_the_node() -> None:
     assert runc["options"] == {"SystemdCgroup": False, "Root": f"{node_dir}/runc"}
     assert cri["cni"]["conf_dir"] == f"{node_dir}/net.d"
     assert cri["cni"]["conf_template"] == f"{node_dir}/cni-template.json"
+    assert cri["registry"]["config_path"] == f"{node_dir}/certs.d"
 
 
 def test_cni_template_routes_only_the_cluster_and_renders_to_valid_json() -> None:
@@ -249,3 +251,24 @@ def test_too_long_a_socket_path_is_a_clear_error(tmp_path: Path) -> None:
                      service_cidr="10.96.0.0/12")  # fmt: skip
     with pytest.raises(CommandError, match="longer than a unix socket path"):
         write_node_files(deep)
+
+
+def test_every_node_pulls_from_the_clusters_registry_only(tmp_path: Path) -> None:
+    spec = registry_process(STATE, [NODE1, NODE2, NODE3])
+    assert spec.argv[1:3] == ["-m", "deploy.registry"]
+    assert spec.argv[3:] == [
+        "--listen=127.0.0.1:5000", f"--listen={NODE2.node_ip}:5000", f"--listen={NODE3.node_ip}:5000",
+        f"--images-dir={STATE.images_dir}",
+    ]  # fmt: skip
+    assert (spec.name, spec.health_url) == ("registry", "http://127.0.0.1:5000/v2/")
+    assert (NODE1.registry_url, NODE2.registry_url) == (
+        "http://127.0.0.1:5000",
+        f"http://{NODE2.node_ip}:5000",
+    )
+    plan = node_plan(
+        tmp_path, "n1", cluster_id=CID, cluster_pod_cidr="10.244.0.0/16", service_cidr="10.96.0.0/12"
+    )
+    write_node_files(plan)
+    for host in ("_default", "docker.io", "registry.k8s.io"):
+        hosts = tomllib.loads((plan.certs_dir / host / "hosts.toml").read_text())
+        assert hosts["server"] == "http://127.0.0.1:5000"

@@ -229,6 +229,41 @@ def test_several_platforms_of_one_name_are_served_as_an_index(tmp_path: Path) ->
         )
 
 
+def test_a_named_index_is_served_with_the_children_the_tarball_has(tmp_path: Path) -> None:
+    """What `ctr export` and `docker save` (25+) write: the named entry is an index; here it lists
+    this platform's manifest (in the tarball), another platform's (left out) and an attestation."""
+    built = image(BUSYBOX)
+    with tarfile.open(fileobj=io.BytesIO(built.tarball)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+        own = json.loads(files["index.json"])["manifests"][0]
+    absent = {**own, "digest": "sha256:" + "1" * 64, "platform": {"architecture": "arm64", "os": "linux"}}
+    attestation = {"mediaType": "application/vnd.in-toto+json", "digest": "sha256:" + "2" * 64, "size": 1}
+    inner = canonical_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": registry.MEDIA_TYPE_OCI_INDEX,
+            "manifests": [own, absent, attestation],
+        }
+    )
+    inner_digest = "sha256:" + hashlib.sha256(inner).hexdigest()
+    files[f"blobs/sha256/{inner_digest.split(':')[1]}"] = inner
+    named = {
+        "mediaType": registry.MEDIA_TYPE_OCI_INDEX, "digest": inner_digest, "size": len(inner),
+        "annotations": {"io.containerd.image.name": BUSYBOX},
+    }  # fmt: skip
+    files["index.json"] = canonical_json({"schemaVersion": 2, "manifests": [named]})
+    (tmp_path / "exported.tar").write_bytes(tar_of(files))
+    catalog = build_catalog([tmp_path / "exported.tar"])
+    assert catalog.problems == []
+    tagged = get(catalog, "/v2/library/busybox/manifests/latest", ns="docker.io")
+    assert (tagged.status, tagged.header("Docker-Content-Digest"), tagged.body) == (200, inner_digest, inner)
+    child = get(catalog, f"/v2/library/busybox/manifests/{built.manifest_digest}", ns="docker.io")
+    assert child.status == 200
+    for missing in (absent["digest"], attestation["digest"]):
+        response = get(catalog, f"/v2/library/busybox/manifests/{missing}", ns="docker.io")
+        assert errors(response)[0]["code"] == "MANIFEST_UNKNOWN"
+
+
 def test_a_later_tarball_wins_a_tag_and_both_contents_stay_reachable(tmp_path: Path) -> None:
     old, new = image(BUSYBOX, b"old"), image(BUSYBOX, b"new")
     write(tmp_path / "1-old.tar", old)

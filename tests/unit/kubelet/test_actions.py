@@ -161,7 +161,7 @@ def test_a_failed_liveness_probe_kills_and_restarts_the_container(backoff: Backo
     actions = compute_pod_actions(
         pod, record(running(pod, "a", cid="c1")), backoff=backoff, unhealthy={"c1": "Container a failed liveness probe"}
     )
-    assert actions.containers_to_kill == {"c1": "Container a failed liveness probe"}
+    assert actions.containers_to_kill == {"c1": "Container a failed liveness probe, will be restarted"}
     assert actions.containers_to_start == ["a"] and not actions.kill_pod
 
 
@@ -178,7 +178,7 @@ def test_a_changed_container_spec_replaces_the_container(backoff: Backoff) -> No
     old = running(pod, "a", cid="c1")
     pod["spec"]["containers"][0]["command"] = ["sleep", "1"]
     actions = compute_pod_actions(pod, record(old), backoff=backoff)
-    assert actions.containers_to_kill == {"c1": "Container a definition changed"}
+    assert actions.containers_to_kill == {"c1": "Container a definition changed, will be restarted"}
     assert actions.containers_to_start == ["a"]
 
 

@@ -169,3 +169,16 @@ def test_readers_never_see_a_half_written_set_of_files(tmp_path: Path) -> None:
         reader.join()
     assert reads > 0
     assert torn == []
+
+
+def test_generations_a_crash_left_behind_are_removed_on_the_next_write(tmp_path: Path) -> None:
+    volume = tmp_path / "vol"
+    writer(volume).write(files(a="1"))
+    stray = volume / "..2025_12_31_23_59_59.123456"
+    stray.mkdir()
+    (stray / "a").write_text("half")
+    (volume / "..keep-me-not-a-generation").mkdir()
+    writer(volume).write(files(a="2"))
+    assert not stray.exists()
+    assert (volume / "..keep-me-not-a-generation").exists()
+    assert len(ts_dirs(volume)) == 1

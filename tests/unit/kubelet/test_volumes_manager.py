@@ -57,12 +57,22 @@ class Clock:
 
 
 def config_map(name: str, data: dict[str, str], namespace: str = "ns") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": namespace}, "data": data}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": data,
+    }
 
 
 def secret(name: str, data: dict[str, str], namespace: str = "ns") -> dict[str, Any]:
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace}, "data": encoded}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": encoded,
+    }
 
 
 def pod(*volumes: dict[str, Any], **spec: Any) -> dict[str, Any]:
@@ -142,7 +152,9 @@ async def test_empty_dir_content_survives_syncs(manager: VolumeManager, tmp_path
 async def test_memory_empty_dir_is_a_tmpfs_sized_by_its_limit(
     manager: VolumeManager, mounter: FakeMounter, tmp_path: Path
 ) -> None:
-    volumes = await manager.set_up(pod({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}}))
+    volumes = await manager.set_up(
+        pod({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}})
+    )
     path = vol_dir(tmp_path, EMPTY_DIR, "shm")
     assert volumes["shm"].is_tmpfs
     assert mounter.mounted == {path: 64 * 2**20}
@@ -219,7 +231,11 @@ async def test_config_map_volume_files_modes_and_read_only(manager: VolumeManage
         pod(
             {
                 "name": "conf",
-                "configMap": {"name": "cfg", "defaultMode": 0o640, "items": [{"key": "a", "path": "dir/a.conf"}]},
+                "configMap": {
+                    "name": "cfg",
+                    "defaultMode": 0o640,
+                    "items": [{"key": "a", "path": "dir/a.conf"}],
+                },
             }
         )
     )
@@ -265,7 +281,10 @@ async def test_optional_sources_that_are_missing_give_empty_volumes_and_skip_key
         pod(
             {"name": "c", "configMap": {"name": "x", "optional": True}},
             {"name": "s", "secret": {"secretName": "x", "optional": True}},
-            {"name": "k", "configMap": {"name": "cfg", "optional": True, "items": [{"key": "zz", "path": "zz"}]}},
+            {
+                "name": "k",
+                "configMap": {"name": "cfg", "optional": True, "items": [{"key": "zz", "path": "zz"}]},
+            },
         )
     )
     for plugin, name in ((CONFIG_MAP, "c"), (SECRET, "s"), (CONFIG_MAP, "k")):
@@ -274,7 +293,9 @@ async def test_optional_sources_that_are_missing_give_empty_volumes_and_skip_key
         assert [p for p in os.listdir(path) if not p.startswith("..")] == []
 
 
-async def test_every_volume_is_tried_and_all_failures_reported(manager: VolumeManager, tmp_path: Path) -> None:
+async def test_every_volume_is_tried_and_all_failures_reported(
+    manager: VolumeManager, tmp_path: Path
+) -> None:
     with pytest.raises(VolumeError) as error:
         await manager.set_up(
             pod(
@@ -300,7 +321,9 @@ async def test_an_unreachable_apiserver_fails_the_mount(manager: VolumeManager, 
 async def test_secret_volume_is_a_tmpfs_with_decoded_files(
     manager: VolumeManager, mounter: FakeMounter, tmp_path: Path
 ) -> None:
-    volumes = await manager.set_up(pod({"name": "s", "secret": {"secretName": "creds", "defaultMode": 0o400}}))
+    volumes = await manager.set_up(
+        pod({"name": "s", "secret": {"secretName": "creds", "defaultMode": 0o400}})
+    )
     path = vol_dir(tmp_path, SECRET, "s")
     assert volumes["s"].is_tmpfs and volumes["s"].read_only
     assert path in mounter.mounted
@@ -311,8 +334,13 @@ async def test_secret_volume_is_a_tmpfs_with_decoded_files(
 
 async def test_secret_missing_key_in_items(manager: VolumeManager) -> None:
     with pytest.raises(VolumeError) as error:
-        await manager.set_up(pod({"name": "s", "secret": {"secretName": "creds", "items": [{"key": "k", "path": "k"}]}}))
-    assert error.value.message == 'MountVolume.SetUp failed for volume "s" : references non-existent secret key: k'
+        await manager.set_up(
+            pod({"name": "s", "secret": {"secretName": "creds", "items": [{"key": "k", "path": "k"}]}})
+        )
+    assert (
+        error.value.message
+        == 'MountVolume.SetUp failed for volume "s" : references non-existent secret key: k'
+    )
 
 
 async def test_downward_api_volume(manager: VolumeManager, tmp_path: Path) -> None:
@@ -322,7 +350,14 @@ async def test_downward_api_volume(manager: VolumeManager, tmp_path: Path) -> No
             "downwardAPI": {
                 "items": [
                     {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
-                    {"path": "cpu", "resourceFieldRef": {"containerName": "app", "resource": "limits.cpu", "divisor": "1m"}},
+                    {
+                        "path": "cpu",
+                        "resourceFieldRef": {
+                            "containerName": "app",
+                            "resource": "limits.cpu",
+                            "divisor": "1m",
+                        },
+                    },
                 ]
             },
         }
@@ -348,7 +383,10 @@ def kube_api_access(expiration: int = 3607) -> dict[str, Any]:
                 {
                     "downwardAPI": {
                         "items": [
-                            {"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}
+                            {
+                                "path": "namespace",
+                                "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                            }
                         ]
                     }
                 },
@@ -358,7 +396,12 @@ def kube_api_access(expiration: int = 3607) -> dict[str, Any]:
 
 
 async def test_kube_api_access_projected_volume(
-    manager: VolumeManager, client: FakeClient, tokens: Tokens, mounter: FakeMounter, tmp_path: Path, clock: Clock
+    manager: VolumeManager,
+    client: FakeClient,
+    tokens: Tokens,
+    mounter: FakeMounter,
+    tmp_path: Path,
+    clock: Clock,
 ) -> None:
     client.add(config_map("kube-root-ca.crt", {"ca.crt": "-----BEGIN CERTIFICATE-----\n"}))
     spec = pod(kube_api_access(), serviceAccountName="builder")
@@ -428,7 +471,7 @@ async def test_persistent_volume_claims_are_not_supported_yet(manager: VolumeMan
         await manager.set_up(pod({"name": "data", "persistentVolumeClaim": {"claimName": "pvc"}}))
     assert error.value.message == (
         'MountVolume.SetUp failed for volume "data" : '
-        "unsupported volume type \"persistentVolumeClaim\": kplane's kubelet does not mount it yet"
+        'unsupported volume type "persistentVolumeClaim": kplane\'s kubelet does not mount it yet'
     )
 
 
@@ -436,14 +479,19 @@ async def test_without_an_api_client_config_maps_cannot_be_mounted(tmp_path: Pat
     manager = VolumeManager(tmp_path / "pods", None, mounter=FakeMounter())
     with pytest.raises(VolumeError) as error:
         await manager.set_up(pod({"name": "c", "configMap": {"name": "cfg"}}))
-    assert error.value.message.endswith("cannot setup configMap volume cfg because kube client is not configured")
+    assert error.value.message.endswith(
+        "cannot setup configMap volume cfg because kube client is not configured"
+    )
 
 
 async def test_tear_down_unmounts_deepest_first_and_removes_the_pod_dir(
     manager: VolumeManager, mounter: FakeMounter, tmp_path: Path
 ) -> None:
     await manager.set_up(
-        pod({"name": "s", "secret": {"secretName": "creds"}}, {"name": "scratch", "emptyDir": {"medium": "Memory"}})
+        pod(
+            {"name": "s", "secret": {"secretName": "creds"}},
+            {"name": "scratch", "emptyDir": {"medium": "Memory"}},
+        )
     )
     assert manager.pods_on_disk() == {UID}
     assert len(mounter.mounted) == 2
@@ -474,3 +522,14 @@ async def test_tear_down_refuses_uids_that_are_paths(manager: VolumeManager) -> 
 
 def test_pods_on_disk_before_anything_exists(manager: VolumeManager) -> None:
     assert manager.pods_on_disk() == set()
+
+
+async def test_bad_input_is_a_clear_error_not_a_traceback(manager: VolumeManager) -> None:
+    with pytest.raises(VolumeError) as error:
+        await manager.set_up(pod({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "lots"}}))
+    assert error.value.message.startswith('MountVolume.SetUp failed for volume "shm" : quantities must match')
+    with pytest.raises(VolumeError) as error:
+        await manager.set_up(pod({"name": "../escape", "emptyDir": {}}))
+    assert error.value.message == 'MountVolume.SetUp failed for volume "../escape" : invalid volume name'
+    with pytest.raises(VolumeError, match="invalid pod uid"):
+        await manager.set_up({"metadata": {"uid": "../x"}, "spec": {}})

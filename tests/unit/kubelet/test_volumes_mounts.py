@@ -41,7 +41,9 @@ def volumes(tmp_path: Path) -> dict[str, PodVolume]:
     }
 
 
-def mounts_of(container: dict[str, Any], volumes: dict[str, PodVolume], **kwargs: Any) -> list[tuple[Any, ...]]:
+def mounts_of(
+    container: dict[str, Any], volumes: dict[str, PodVolume], **kwargs: Any
+) -> list[tuple[Any, ...]]:
     return [
         (m.container_path, m.host_path, m.readonly, m.selinux_relabel, m.propagation)
         for m in container_mounts(POD, {"name": "app", **container}, volumes, **kwargs)
@@ -71,16 +73,20 @@ def test_plain_mounts_read_only_and_propagation(volumes: dict[str, PodVolume]) -
 
 
 def test_unknown_volume_and_bad_propagation(volumes: dict[str, PodVolume]) -> None:
-    with pytest.raises(MountError, match='^cannot find volume "nope" to mount into container "app"$'):
+    with pytest.raises(MountError, match=r'^cannot find volume "nope" to mount into container "app"$'):
         mounts_of({"volumeMounts": [{"name": "nope", "mountPath": "/x"}]}, volumes)
-    with pytest.raises(MountError, match='^invalid MountPropagation mode: "Sideways"$'):
-        mounts_of({"volumeMounts": [{"name": "host", "mountPath": "/x", "mountPropagation": "Sideways"}]}, volumes)
+    with pytest.raises(MountError, match=r'^invalid MountPropagation mode: "Sideways"$'):
+        mounts_of(
+            {"volumeMounts": [{"name": "host", "mountPath": "/x", "mountPropagation": "Sideways"}]}, volumes
+        )
 
 
 def test_a_missing_sub_path_is_made_with_the_volume_mode(volumes: dict[str, PodVolume]) -> None:
     old_umask = os.umask(0o022)
     try:
-        [mount] = mounts_of({"volumeMounts": [{"name": "scratch", "mountPath": "/d", "subPath": "a/b"}]}, volumes)
+        [mount] = mounts_of(
+            {"volumeMounts": [{"name": "scratch", "mountPath": "/d", "subPath": "a/b"}]}, volumes
+        )
     finally:
         os.umask(old_umask)
     made = volumes["scratch"].host_path / "a" / "b"
@@ -91,7 +97,9 @@ def test_a_missing_sub_path_is_made_with_the_volume_mode(volumes: dict[str, PodV
 
 
 def test_an_existing_sub_path_file_resolves_inside_the_volume(volumes: dict[str, PodVolume]) -> None:
-    [mount] = mounts_of({"volumeMounts": [{"name": "conf", "mountPath": "/etc/app.conf", "subPath": "app.conf"}]}, volumes)
+    [mount] = mounts_of(
+        {"volumeMounts": [{"name": "conf", "mountPath": "/etc/app.conf", "subPath": "app.conf"}]}, volumes
+    )
     assert mount[1] == os.path.realpath(volumes["conf"].host_path / "..data" / "app.conf")
     assert mount[2] is True
 
@@ -104,7 +112,9 @@ def test_an_existing_sub_path_file_resolves_inside_the_volume(volumes: dict[str,
         ("/etc", "error SubPath `/etc` must not be an absolute path"),
     ],
 )
-def test_sub_paths_may_not_leave_the_volume(volumes: dict[str, PodVolume], sub_path: str, message: str) -> None:
+def test_sub_paths_may_not_leave_the_volume(
+    volumes: dict[str, PodVolume], sub_path: str, message: str
+) -> None:
     with pytest.raises(MountError) as error:
         mounts_of({"volumeMounts": [{"name": "scratch", "mountPath": "/d", "subPath": sub_path}]}, volumes)
     assert str(error.value) == message
@@ -117,8 +127,10 @@ def test_a_symlink_out_of_the_volume_is_refused(volumes: dict[str, PodVolume], t
     (volumes["scratch"].host_path / "evil-abs").symlink_to("/etc")
     for sub_path in ("evil", "evil/new-dir", "evil-abs"):
         with pytest.raises(MountError) as error:
-            mounts_of({"volumeMounts": [{"name": "scratch", "mountPath": "/d", "subPath": sub_path}]}, volumes)
-        assert "of container \"app\"" in str(error.value)
+            mounts_of(
+                {"volumeMounts": [{"name": "scratch", "mountPath": "/d", "subPath": sub_path}]}, volumes
+            )
+        assert 'of container "app"' in str(error.value)
     assert list(outside.iterdir()) == []  # nothing made through the link
 
 
@@ -142,14 +154,16 @@ def test_prepare_sub_path_gives_the_real_path(tmp_path: Path) -> None:
 
 
 def test_sub_path_expr_expands_from_the_environment(volumes: dict[str, PodVolume]) -> None:
-    container = {"volumeMounts": [{"name": "scratch", "mountPath": "/logs", "subPathExpr": "$(POD_NAME)/logs"}]}
+    container = {
+        "volumeMounts": [{"name": "scratch", "mountPath": "/logs", "subPathExpr": "$(POD_NAME)/logs"}]
+    }
     [mount] = mounts_of(container, volumes, env=[("POD_NAME", "web-1")])
     assert mount[1] == str(volumes["scratch"].host_path / "web-1" / "logs")
-    with pytest.raises(MountError, match="^missing value for POD_NAME, ZONE$"):
+    with pytest.raises(MountError, match=r"^missing value for POD_NAME, ZONE$"):
         container["volumeMounts"][0]["subPathExpr"] = "$(ZONE)/$(POD_NAME)"
         mounts_of(container, volumes, env={"ZONE": ""})
     container["volumeMounts"][0]["subPathExpr"] = "$(UP)/x"
-    with pytest.raises(MountError, match="must not contain '..'"):
+    with pytest.raises(MountError, match=r"must not contain '..'"):
         mounts_of(container, volumes, env={"UP": ".."})
 
 
@@ -157,7 +171,9 @@ def test_hosts_file_is_mounted_unless_the_container_mounts_its_own(
     volumes: dict[str, PodVolume], tmp_path: Path
 ) -> None:
     hosts = tmp_path / "etc-hosts"
-    with_hosts = mounts_of({"volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}, volumes, hosts_file=hosts)
+    with_hosts = mounts_of(
+        {"volumeMounts": [{"name": "scratch", "mountPath": "/s"}]}, volumes, hosts_file=hosts
+    )
     assert with_hosts[-1] == ("/etc/hosts", str(hosts), False, True, api_pb2.PROPAGATION_PRIVATE)
     own = {"volumeMounts": [{"name": "conf", "mountPath": "/etc/hosts", "subPath": "app.conf"}]}
     assert [m[0] for m in mounts_of(own, volumes, hosts_file=hosts)] == ["/etc/hosts"]
@@ -200,7 +216,10 @@ def test_hosts_file_of_a_plain_pod_names_its_ip_by_pod_name() -> None:
 def test_host_network_pods_get_the_nodes_hosts_file(tmp_path: Path) -> None:
     node_hosts = tmp_path / "hosts"
     node_hosts.write_text("127.0.0.1 localhost\n192.168.1.2 node-1\n")
-    pod = {"metadata": {"name": "agent"}, "spec": {"hostNetwork": True, "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["x"]}]}}
+    pod = {
+        "metadata": {"name": "agent"},
+        "spec": {"hostNetwork": True, "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["x"]}]},
+    }
     assert should_mount_hosts_file(pod, [])
     assert hosts_file_content(pod, [], cluster_domain="c", node_hosts_file=node_hosts) == (
         "# Kubernetes-managed hosts file (host network).\n127.0.0.1 localhost\n192.168.1.2 node-1\n"
@@ -222,7 +241,7 @@ def test_hostnames_are_cut_to_63_characters_and_validated() -> None:
     long = {"metadata": {"name": "a" * 62 + "-b" * 5}, "spec": {}}
     assert pod_hostname_and_domain(long, "cluster.local") == ("a" * 62, "")
     assert not should_mount_hosts_file(POD, [])
-    with pytest.raises(MountError, match='^pod Hostname "Bad_Name" is not a valid DNS label'):
+    with pytest.raises(MountError, match=r'^pod Hostname "Bad_Name" is not a valid DNS label'):
         pod_hostname_and_domain({"metadata": {"name": "x"}, "spec": {"hostname": "Bad_Name"}}, "c")
 
 

@@ -74,7 +74,7 @@ def test_config_map_items_pick_keys_to_paths_with_their_own_modes() -> None:
 
 def test_a_missing_item_key_is_an_error_unless_optional() -> None:
     items = [{"key": "nope", "path": "x"}, {"key": "a", "path": "a"}]
-    with pytest.raises(SourceError, match="^configmap references non-existent config key: nope$"):
+    with pytest.raises(SourceError, match=r"^configmap references non-existent config key: nope$"):
         config_map_payload(CONFIG_MAP, items, None, False)
     assert config_map_payload(CONFIG_MAP, items, None, True) == {"a": FileProjection(b"1", 0o644)}
 
@@ -84,7 +84,7 @@ def test_secret_values_are_decoded_and_missing_keys_named() -> None:
         "user": FileProjection(b"admin", 0o400),
         "pw": FileProjection(b"s3cret", 0o400),
     }
-    with pytest.raises(SourceError, match="^references non-existent secret key: token$"):
+    with pytest.raises(SourceError, match=r"^references non-existent secret key: token$"):
         secret_payload(SECRET, [{"key": "token", "path": "t"}], None, False)
 
 
@@ -118,7 +118,7 @@ def test_field_paths(path: str, value: str) -> None:
     ("path", "message"),
     [
         ("spec.nodeName", "unsupported fieldPath: spec.nodeName"),
-        ("metadata.name['x']", 'fieldPath "metadata.name[\'x\']" does not support subscript'),
+        ("metadata.name['x']", "fieldPath \"metadata.name['x']\" does not support subscript"),
         ("metadata.labels['-bad-']", "invalid key subscript in metadata.labels['-bad-']: name part must"),
     ],
 )
@@ -131,9 +131,9 @@ def test_field_path_errors(path: str, message: str) -> None:
 def test_field_labels_convert_like_upstream() -> None:
     assert convert_field_label("v1", "spec.host") == "spec.nodeName"
     assert convert_field_label("", "status.podIP") == "status.podIP"
-    with pytest.raises(DownwardAPIError, match="^unsupported pod version: v2$"):
+    with pytest.raises(DownwardAPIError, match=r"^unsupported pod version: v2$"):
         convert_field_label("v2", "metadata.name")
-    with pytest.raises(DownwardAPIError, match="^field label not supported: spec.bogus$"):
+    with pytest.raises(DownwardAPIError, match=r"^field label not supported: spec.bogus$"):
         convert_field_label("v1", "spec.bogus")
     with pytest.raises(DownwardAPIError, match=r"^field label does not support subscript: spec\['x'\]$"):
         convert_field_label("v1", "spec['x']")
@@ -161,15 +161,17 @@ def test_container_resource_values_are_ceilings_in_divisor_units(
 def test_unset_limits_default_to_the_node_allocatable() -> None:
     selector = {"containerName": "side", "resource": "limits.memory", "divisor": "1Mi"}
     assert resource_value(selector, POD, None, {"memory": "2Gi", "cpu": "4"}) == "2048"
-    assert resource_value({**selector, "resource": "limits.cpu", "divisor": "1"}, POD, None, {"cpu": "4"}) == "4"
+    assert (
+        resource_value({**selector, "resource": "limits.cpu", "divisor": "1"}, POD, None, {"cpu": "4"}) == "4"
+    )
     # Requests are not defaulted.
     assert resource_value({**selector, "resource": "requests.cpu"}, POD, None, {"cpu": "4"}) == "0"
 
 
 def test_resource_errors_name_the_problem() -> None:
-    with pytest.raises(DownwardAPIError, match="^container nope not found$"):
+    with pytest.raises(DownwardAPIError, match=r"^container nope not found$"):
         resource_value({"containerName": "nope", "resource": "limits.cpu"}, POD, None, None)
-    with pytest.raises(DownwardAPIError, match="^unsupported container resource : limits.gpu$"):
+    with pytest.raises(DownwardAPIError, match=r"^unsupported container resource : limits.gpu$"):
         resource_value({"containerName": "app", "resource": "limits.gpu"}, POD, None, None)
 
 
@@ -177,7 +179,10 @@ def test_downward_api_payload_collects_every_item_and_reports_all_errors() -> No
     items = [
         {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
         {"path": "./sub/name", "fieldRef": {"fieldPath": "metadata.name"}, "mode": 0o400},
-        {"path": "mem", "resourceFieldRef": {"containerName": "app", "resource": "limits.memory", "divisor": "1Mi"}},
+        {
+            "path": "mem",
+            "resourceFieldRef": {"containerName": "app", "resource": "limits.memory", "divisor": "1Mi"},
+        },
     ]
     assert downward_api_payload(items, POD, None, None) == {
         "labels": FileProjection(b'app="web"\ntier="front"', 0o644),

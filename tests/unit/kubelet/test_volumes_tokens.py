@@ -83,7 +83,7 @@ async def test_a_failed_refresh_keeps_the_valid_token_and_fails_once_it_expired(
     clock.now = T0 + timedelta(seconds=3000)
     assert await get(manager) == "token-1"
     clock.now = T0 + timedelta(seconds=3600)
-    with pytest.raises(TokenError, match="^token ns/default expired and refresh failed: apiserver down$"):
+    with pytest.raises(TokenError, match=r"^token ns/default expired and refresh failed: apiserver down$"):
         await get(manager)
 
 
@@ -91,7 +91,7 @@ async def test_a_first_fetch_that_fails_is_an_error() -> None:
     clock = Clock()
     source = Source(clock)
     source.fail = RuntimeError("forbidden")
-    with pytest.raises(TokenError, match="^failed to fetch token: forbidden$"):
+    with pytest.raises(TokenError, match=r"^failed to fetch token: forbidden$"):
         await get(TokenManager(source, now=clock))
 
 
