@@ -31,6 +31,15 @@ class ImageError(Exception):
         return self.message
 
 
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration String() for the durations events print: 76.123ms, 1.5s, 2m3.5s."""
+    if seconds < 1:
+        return f"{seconds * 1000:.3f}".rstrip("0").rstrip(".") + "ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
 def default_pull_policy(image: str) -> str:
     """Upstream's defaulting: Always for `:latest` or no tag (and no digest), else IfNotPresent."""
     if "@" in image:
@@ -93,6 +102,11 @@ class ImageManager:
             self.record(pod, "Warning", "Failed", "Error: ErrImagePull")
             raise ImageError("ErrImagePull", message) from None
         self.backoff.reset(key)
-        took = self.clock() - started
-        self.record(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in {took:.3f}s')
+        took = go_duration(self.clock() - started)
+        size = (await self.runtime.image_status(image) or cri.Image()).size
+        self.record(
+            pod, "Normal", "Pulled",
+            f'Successfully pulled image "{image}" in {took} ({took} including waiting). '
+            f"Image size: {size} bytes.",
+        )  # fmt: skip
         return ref

@@ -12,6 +12,7 @@ goes back to the API. Upstream's Kubelet type (kubelet.go, kubelet_pods.go), red
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ class Kubelet:
             name=settings.name, node_ip=settings.node_ip, hostname=settings.hostname, port=config.port
         )
         self.pod_cidr = ""
-        self.node_synced = asyncio.Event()
+        self.node_status_due = asyncio.Event()
 
     # ---- the pods this node should run ----------------------------------------------------------
 
@@ -607,12 +608,19 @@ class Kubelet:
         )
         log.info("Node was previously registered", node=self.settings.name)
 
+    def _on_node_event(self, node: dict[str, Any], *_: object) -> None:
+        """A podCIDR appearing on our Node is worth a status update now, not at the next tick: the
+        runtime's network (and so the node's readiness) waits for it."""
+        if (node.get("spec") or {}).get("podCIDR", "") != self.pod_cidr:
+            self.node_status_due.set()
+
     async def node_status_loop(self) -> None:
         last_report = 0.0
         while True:
             try:
-                await self.refresh_facts()
                 current = await self.client.get("nodes", self.settings.name)
+                await self._follow_pod_cidr(current)
+                await self.refresh_facts()
                 status = node_status(current, self.facts, self.config, self.health, self.clock())
                 self.volumes.node_allocatable = status["allocatable"]
                 now = self.clock()
@@ -628,7 +636,6 @@ class Kubelet:
                         content_type=MERGE_PATCH,
                     )
                     last_report = now
-                await self._follow_pod_cidr(current)
             except ApiError as error:
                 if is_not_found(error):
                     await self.register_node()  # someone deleted our Node: register again
@@ -636,7 +643,9 @@ class Kubelet:
                     log.error("Error updating node status", err=str(error))
             except KubeClientError as error:
                 log.error("Error updating node status", err=str(error))
-            await asyncio.sleep(self.config.node_status_update_frequency)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.node_status_due.wait(), self.config.node_status_update_frequency)
+            self.node_status_due.clear()
 
     async def _follow_pod_cidr(self, node: dict[str, Any]) -> None:
         """The node's podCIDR (allocated by the controller manager) goes to the runtime, which renders
@@ -705,6 +714,7 @@ class Kubelet:
         self.cgroups.ensure_qos_tiers()
         await self.register_node()
         self.pod_informer.add_handler(self._on_pod_event, self._on_pod_event, self._on_pod_event)
+        self.node_informer.add_handler(self._on_node_event, self._on_node_event)
         async with asyncio.TaskGroup() as tasks:
             for informer in (self.pod_informer, self.service_informer, self.node_informer):
                 tasks.create_task(informer.run())

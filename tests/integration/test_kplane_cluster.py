@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from deploy.state import StateDir
+
 Kplane = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -15,6 +17,7 @@ def host_has(command: list[str], needle: str) -> bool:
 
 def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[str, str]) -> None:
     state = Path(kplane_env["KPLANE_STATE_DIR"])
+    state_id = StateDir(state.resolve()).cluster_id
     up = kplane("up")
     assert up.returncode == 0, up.stderr
     assert f"admin kubeconfig: {state / 'admin.conf'}" in up.stdout
@@ -77,6 +80,18 @@ def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[s
         time.sleep(0.2)
     assert scheduler_lease_holder()
 
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", *args], env=kplane_env, capture_output=True, text=True, timeout=60)
+
+    # The node: its own containerd and kubelet; `image: busybox` (pull policy Always) pulls from
+    # kplane's loopback registry, so a pod runs at once.
+    assert kubectl("wait", "--for=condition=Ready", "node/node-1", "--timeout=60s").returncode == 0
+    assert kubectl("run", "hello", "--image=busybox", "--", "sleep", "3600").returncode == 0
+    ready = kubectl("wait", "--for=condition=Ready", "pod/hello", "--timeout=60s")
+    assert ready.returncode == 0, ready.stderr + kubectl("describe", "pod", "hello").stdout
+    events = kubectl("get", "events", "--field-selector", "involvedObject.name=hello").stdout
+    assert "Successfully pulled image" in events and "Started container hello" in events
+
     again = kplane("up")
     assert again.returncode == 0
     assert "already up" in again.stdout
@@ -93,6 +108,9 @@ def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[s
     )
     assert not host_has(["iptables", "-S"], "KPLANE-FWD-")
     assert not host_has(["ip", "link"], "kplsvc-")
+    assert not host_has(["ip", "link"], f"kpl{state_id}")
+    assert not host_has(["cat", "/proc/mounts"], str(state))
+    assert not any(Path("/sys/fs/cgroup/memory").glob(f"kplane-{state_id}-*"))
 
     status_down = kplane("status")
     assert status_down.returncode == 1
