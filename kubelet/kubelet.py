@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from componentbase.klog import get_logger
 from kubeapi.quantity import Quantity, parse_quantity
 from kubeclient.errors import ApiError, KubeClientError, is_already_exists, is_conflict, is_not_found
@@ -43,7 +45,7 @@ from kubelet.prober.manager import ProbeManager
 from kubelet.prober.worker_state import RunningContainer
 from kubelet.runtime_manager import ContainerConfigError, Prepared, RuntimeManager
 from kubelet.runtime_state import PodRecord
-from kubelet.static_pods import mirror_matches, mirror_pod, read_manifest_dir
+from kubelet.static_pods import ManifestError, mirror_matches, mirror_pod, parse_manifest, read_manifest_dir
 from kubelet.volumes.errors import MountError, VolumeError
 from kubelet.volumes.hosts import should_mount_hosts_file, write_hosts_file
 from kubelet.volumes.manager import PodVolume, VolumeManager
@@ -80,7 +82,6 @@ class PodSyncState:
     rejection: tuple[str, str] | None = None  # (reason, message) when admission refused the pod
     waiting: dict[str, Waiting] = field(default_factory=dict)
     terminal: tuple[str, str, str] | None = None  # (phase, reason, message), e.g. evicted
-    killed: bool = False
 
 
 def running_containers(record: PodRecord) -> dict[str, RunningContainer]:
@@ -251,8 +252,12 @@ class Kubelet:
             return VOLUME_RETRY_SECONDS
         unhealthy = self._unhealthy(uid, record)
         actions = compute_pod_actions(pod, record, backoff=self.crash_backoff, unhealthy=unhealthy)
-        if actions.init_failed:
-            state.killed = True
+        for name, waiting in actions.waiting.items():
+            if waiting.reason == "CrashLoopBackOff":
+                where = f"{pods.name(pod)}_{pods.namespace(pod)}({uid})"
+                self.event(
+                    pod, "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {where}"
+                )
         result = await self.runtime_manager.sync_pod(pod, record, actions, cgroup_parent)
         state.waiting = result.waiting
         if not actions.nothing:
@@ -503,6 +508,37 @@ class Kubelet:
             self.set_static_pods({pods.uid(pod): pod for pod in found}, source="file")
             await asyncio.sleep(self.config.file_check_frequency)
 
+    async def watch_static_pod_url(self) -> None:
+        """Poll staticPodURL every httpCheckFrequency (upstream's HTTP pod source: a Pod or PodList in
+        YAML or JSON, with staticPodURLHeader sent along). A failed fetch keeps the pods it had."""
+        url = self.config.static_pod_url
+        headers = [
+            (name, value) for name, values in self.config.static_pod_url_header.items() for value in values
+        ]
+        reported = ""
+        async with httpx.AsyncClient(timeout=10.0) as http:
+            while True:
+                problem = ""
+                try:
+                    answer = await http.get(url, headers=headers)
+                    if answer.status_code != 200:
+                        problem = f"{url}: HTTP {answer.status_code}"
+                    else:
+                        found = (
+                            parse_manifest(answer.text, self.settings.name, "http", url)
+                            if answer.text.strip()
+                            else []
+                        )
+                        self.set_static_pods({pods.uid(pod): pod for pod in found}, source="http")
+                except httpx.HTTPError as error:
+                    problem = f"{url}: {error!r}"
+                except ManifestError as error:
+                    problem = str(error)
+                if problem and problem != reported:
+                    log.error("Unable to read pods from staticPodURL", err=problem)
+                reported = problem
+                await asyncio.sleep(self.config.http_check_frequency)
+
     def set_static_pods(self, found: dict[str, Pod], source: str) -> None:
         mine = {
             uid
@@ -728,6 +764,8 @@ class Kubelet:
             tasks.create_task(self.housekeeping(), name="housekeeping")
             if self.config.static_pod_path:
                 tasks.create_task(self.watch_static_pods(), name="static-pods-file")
+            if self.config.static_pod_url:
+                tasks.create_task(self.watch_static_pod_url(), name="static-pods-http")
             try:
                 await asyncio.Event().wait()
             finally:

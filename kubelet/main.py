@@ -30,6 +30,7 @@ from kubelet.cri.client import RuntimeClient
 from kubelet.cri_config import HostDNS, NodeContext
 from kubelet.eviction.manager import EvictionConfig, EvictionManager
 from kubelet.eviction.thresholds import EvictionConfigError
+from kubelet.image_gc import ImageGC
 from kubelet.images import ImageManager
 from kubelet.kubelet import Kubelet, NodeSettings
 from kubelet.node_status import memory_total_bytes, parse_taints
@@ -133,6 +134,14 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
         tasks.create_task(recorder.run())
         tasks.create_task(kubelet.run())
         tasks.create_task(kubelet.eviction.run())
+        image_gc = ImageGC(
+            runtime, str(root_dir), time.time,
+            high_percent=config.image_gc_high_threshold_percent,
+            low_percent=config.image_gc_low_threshold_percent,
+            min_age=config.image_minimum_gc_age, max_age=config.image_maximum_gc_age,
+            sandbox_image=flags["pod-infra-container-image"],
+        )  # fmt: skip
+        tasks.create_task(image_gc.run())
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -80,6 +80,7 @@ class KubeletServer:
         self.log_poll_interval = log_poll_interval
         self.open_tunnel_for: Callable[[str], portforward.OpenTunnel] = self._runtime_tunnels
         self.dial = remotecommand.dial_runtime
+        self._uvicorn: _Server | None = None
 
     # ---- serving ----
 
@@ -106,7 +107,13 @@ class KubeletServer:
         )
         config.load()
         config.ssl = context
-        await _Server(config).serve()
+        self._uvicorn = _Server(config)
+        await self._uvicorn.serve()
+
+    def shutdown(self) -> None:
+        """Ask `serve` to return (open streams get timeout_graceful_shutdown seconds)."""
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
 
     def routes(self) -> list[BaseRoute]:
         streaming = []

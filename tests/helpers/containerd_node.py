@@ -142,6 +142,14 @@ class ContainerdNode:
             clean_up_node(self.plan, unmount_netns_dir=not self._netns_dir_was_mounted)
             restore_ip_forward(self._ip_forward)
 
+    def stop_runtime(self) -> None:
+        """containerd goes away (its shims and pods keep running), as when it crashes."""
+        self._stop_containerd()
+
+    def start_runtime(self) -> None:
+        """containerd comes back on the same state: it finds its pods again."""
+        self._start()
+
     def _stop_containerd(self) -> None:
         assert self.process is not None
         self.process.terminate()

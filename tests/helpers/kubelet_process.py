@@ -24,7 +24,14 @@ from helpers.etcd_member import free_port
 
 
 class KubeletProcess:
-    def __init__(self, cp: ControlPlane, node: ContainerdNode, *, config: dict[str, Any] | None = None, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        cp: ControlPlane,
+        node: ContainerdNode,
+        *,
+        config: dict[str, Any] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
         self.cp = cp
         self.node = node
         self.name = node.name
@@ -62,7 +69,8 @@ class KubeletProcess:
         self.argv = [
             sys.executable, "-m", "kubelet", f"--config={self.config_path}",
             f"--kubeconfig={cp.root / 'kube' / f'kubelet-{self.name}.conf'}",
-            f"--hostname-override={self.name}", "--node-ip=127.0.0.1", f"--root-dir={self.dir}", "--v=4", *args,
+            f"--hostname-override={self.name}", "--node-ip=127.0.0.1", f"--root-dir={self.dir}", "--v=4",
+            *args,
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
 

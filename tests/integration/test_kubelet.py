@@ -19,17 +19,18 @@ from typing import Any
 
 import pytest
 import yaml
-
 from helpers.containerd_node import ContainerdNode
 from helpers.control_plane import ControlPlane
 from helpers.kubelet_process import KubeletProcess
+
 from kubelet.cri.client import RuntimeClient
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run containerd"),
     pytest.mark.skipif(
-        not all(shutil.which(tool) for tool in ("containerd", "runc", "kubectl")), reason="needs containerd and kubectl"
+        not all(shutil.which(tool) for tool in ("containerd", "runc", "kubectl")),
+        reason="needs containerd and kubectl",
     ),
 ]
 
@@ -48,7 +49,9 @@ class Cluster:
         status, body, _ = self.cp.request("GET", f"/api/v1/namespaces/default/pods/{name}")
         return json.loads(body) if status == 200 else {}
 
-    def wait_pod(self, name: str, condition: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30) -> dict[str, Any]:
+    def wait_pod(
+        self, name: str, condition: Callable[[dict[str, Any]], bool], what: str, timeout: float = 30
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         pod: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -56,8 +59,10 @@ class Cluster:
             if pod and condition(pod):
                 return pod
             time.sleep(0.2)
-        raise AssertionError(f"pod {name}: {what} not within {timeout} s; last status:\n"
-                             f"{json.dumps(pod.get('status'), indent=1)}\n{self.kubelet.log()[-3000:]}")
+        raise AssertionError(
+            f"pod {name}: {what} not within {timeout} s; last status:\n"
+            f"{json.dumps(pod.get('status'), indent=1)}\n{self.kubelet.log()[-3000:]}"
+        )
 
     def wait_gone(self, name: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -66,7 +71,7 @@ class Cluster:
             time.sleep(0.2)
 
     def events(self, name: str) -> list[tuple[str, str]]:
-        status, body, _ = self.cp.request(
+        _, body, _ = self.cp.request(
             "GET", f"/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3D{name}"
         )
         return [(e["reason"], e["message"]) for e in json.loads(body)["items"]]
@@ -97,13 +102,23 @@ def container_status(pod: dict[str, Any], name: str | None = None) -> dict[str, 
 
 
 def busybox_pod(name: str, command: str, **extra: Any) -> dict[str, Any]:
-    container = {"name": "main", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", command]}
+    container = {
+        "name": "main",
+        "image": "busybox",
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["sh", "-c", command],
+    }
     container.update(extra.pop("container", {}))
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"nodeName": "node-1", "terminationGracePeriodSeconds": 2, "containers": [container], **extra},
+        "spec": {
+            "nodeName": "node-1",
+            "terminationGracePeriodSeconds": 2,
+            "containers": [container],
+            **extra,
+        },
     }
 
 
@@ -139,15 +154,24 @@ def test_the_node_registers_with_capacity_labels_and_a_lease(cluster: Cluster) -
     assert int(status["capacity"]["cpu"]) == os.cpu_count()
     assert {"InternalIP", "Hostname"} <= {a["type"] for a in status["addresses"]}
     conditions = {c["type"]: c["status"] for c in status["conditions"]}
-    assert conditions == {"MemoryPressure": "False", "DiskPressure": "False", "PIDPressure": "False", "Ready": "True"}
-    lease_status, body, _ = cluster.cp.request("GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1")
+    assert conditions == {
+        "MemoryPressure": "False",
+        "DiskPressure": "False",
+        "PIDPressure": "False",
+        "Ready": "True",
+    }
+    lease_status, body, _ = cluster.cp.request(
+        "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"
+    )
     assert lease_status == 200 and json.loads(body)["spec"]["holderIdentity"] == "node-1"
     table = cluster.cp.kubectl("get", "nodes").stdout
     assert "node-1" in table and "Ready" in table
 
 
 def test_a_pod_runs_gets_an_ip_that_answers_and_is_deleted_gracefully(cluster: Cluster) -> None:
-    cluster.apply(busybox_pod("web", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www"))
+    cluster.apply(
+        busybox_pod("web", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www")
+    )
     pod = cluster.wait_pod("web", running_and_ready, "Running and Ready")
     assert pod["status"]["podIP"].startswith("10.244.41.")
     with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=5) as answer:
@@ -175,12 +199,16 @@ def test_env_and_volumes_are_visible_inside(cluster: Cluster) -> None:
                 {"name": "COLOR", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "color"}}},
             ],
             "workingDir": "/tmp",
-            "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}, {"name": "scratch", "mountPath": "/scratch"}],
+            "volumeMounts": [
+                {"name": "cfg", "mountPath": "/etc/cfg"}, {"name": "scratch", "mountPath": "/scratch"},
+            ],
         },
         volumes=[{"name": "cfg", "configMap": {"name": "settings"}}, {"name": "scratch", "emptyDir": {}}],
     ))  # fmt: skip
     pod = cluster.wait_pod("envy", running_and_ready, "Running")
-    code, out = cluster.exec(pod, "main", "sh", "-c", "echo $GREETING $POD_NAME $POD_IP $COLOR; pwd; cat /etc/cfg/color")
+    code, out = cluster.exec(
+        pod, "main", "sh", "-c", "echo $GREETING $POD_NAME $POD_IP $COLOR; pwd; cat /etc/cfg/color"
+    )
     assert code == 0
     assert out.split() == ["hi", "envy", pod["status"]["podIP"], "blue", "/tmp", "blue"]
     code, out = cluster.exec(pod, "main", "sh", "-c", "echo x > /scratch/f && cat /scratch/f && hostname")
@@ -222,11 +250,15 @@ def test_restart_policy_never_and_on_failure_finish_the_pod(cluster: Cluster) ->
 
 
 def test_a_missing_image_waits_with_err_image_never_pull(cluster: Cluster) -> None:
-    pod = busybox_pod("noimage", "true", container={"image": "example.com/nothing:1", "imagePullPolicy": "Never"})
+    pod = busybox_pod(
+        "noimage", "true", container={"image": "example.com/nothing:1", "imagePullPolicy": "Never"}
+    )
     cluster.apply(pod)
     pod = cluster.wait_pod(
         "noimage",
-        lambda p: container_status(p).get("state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull",
+        lambda p: (
+            container_status(p).get("state", {}).get("waiting", {}).get("reason") == "ErrImageNeverPull"
+        ),
         "ErrImageNeverPull",
     )
     assert "is not present with pull policy of Never" in container_status(pod)["state"]["waiting"]["message"]
@@ -239,8 +271,10 @@ def test_a_bad_command_fails_to_start_with_a_clear_reason(cluster: Cluster) -> N
 
     def failed_start(pod: dict[str, Any]) -> bool:
         state = container_status(pod).get("state", {})
-        return bool(state.get("waiting", {}).get("reason") in ("RunContainerError", "CrashLoopBackOff")
-                    or state.get("terminated", {}).get("reason") == "StartError")
+        return bool(
+            state.get("waiting", {}).get("reason") in ("RunContainerError", "CrashLoopBackOff")
+            or state.get("terminated", {}).get("reason") == "StartError"
+        )
 
     pod = cluster.wait_pod("badcmd", failed_start, "a start failure")
     assert any("no such file or directory" in message for _, message in cluster.events("badcmd")) or pod
@@ -257,8 +291,13 @@ def test_a_missing_config_map_holds_the_pod_until_it_appears(cluster: Cluster) -
     cluster.wait_pod("waits", lambda p: bool(cluster.events("waits")), "an event")
     time.sleep(1)
     assert cluster.pod("waits")["status"]["phase"] == "Pending"
-    assert any(reason == "FailedMount" and 'configmap "later" not found' in message for reason, message in cluster.events("waits"))
-    cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}, "data": {"k": "v"}})
+    assert any(
+        reason == "FailedMount" and 'configmap "later" not found' in message
+        for reason, message in cluster.events("waits")
+    )
+    cluster.apply(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}, "data": {"k": "v"}}
+    )
     cluster.wait_pod("waits", running_and_ready, "Running once the configMap exists")
     cluster.delete("waits")
     cluster.wait_gone("waits")
@@ -274,7 +313,9 @@ def test_a_static_pod_runs_and_appears_as_a_mirror_pod(cluster: Cluster) -> None
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Node"
     # Deleting the mirror pod does not stop the static pod: the mirror comes back.
     cluster.cp.kubectl("delete", "pod", "static-web-node-1", "--wait=false")
-    cluster.wait_pod("static-web-node-1", lambda p: p["metadata"]["uid"] != pod["metadata"]["uid"], "a new mirror pod")
+    cluster.wait_pod(
+        "static-web-node-1", lambda p: p["metadata"]["uid"] != pod["metadata"]["uid"], "a new mirror pod"
+    )
     path.unlink()
     cluster.wait_gone("static-web-node-1")
 
@@ -294,11 +335,24 @@ def test_a_kubelet_restart_adopts_running_containers(cluster: Cluster) -> None:
 
 def test_a_liveness_failure_restarts_the_container(cluster: Cluster) -> None:
     probe = {"exec": {"command": ["cat", "/tmp/alive"]}, "periodSeconds": 1, "failureThreshold": 2}
-    cluster.apply(busybox_pod("liveness", "touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 3600", container={"livenessProbe": probe}))
-    pod = cluster.wait_pod("liveness", lambda p: container_status(p).get("restartCount", 0) >= 1, "a restart", timeout=40)
+    cluster.apply(
+        busybox_pod(
+            "liveness",
+            "touch /tmp/alive; sleep 3; rm /tmp/alive; sleep 3600",
+            container={"livenessProbe": probe},
+        )
+    )
+    pod = cluster.wait_pod(
+        "liveness", lambda p: container_status(p).get("restartCount", 0) >= 1, "a restart", timeout=40
+    )
     messages = cluster.events("liveness")
-    assert any(reason == "Unhealthy" and message.startswith("Liveness probe failed:") for reason, message in messages)
-    assert any(reason == "Killing" and "failed liveness probe, will be restarted" in message for reason, message in messages)
+    assert any(
+        reason == "Unhealthy" and message.startswith("Liveness probe failed:") for reason, message in messages
+    )
+    assert any(
+        reason == "Killing" and "failed liveness probe, will be restarted" in message
+        for reason, message in messages
+    )
     assert container_status(pod)["lastState"]["terminated"]["exitCode"] in (137, 143)
     cluster.delete("liveness")
     cluster.wait_gone("liveness")
@@ -313,7 +367,10 @@ def test_a_readiness_failure_keeps_the_pod_not_ready(cluster: Cluster) -> None:
     conditions = {c["type"]: c for c in pod["status"]["conditions"]}
     assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "ContainersNotReady"
     assert container_status(pod)["ready"] is False and container_status(pod)["restartCount"] == 0
-    assert any(reason == "Unhealthy" and message.startswith("Readiness probe failed:") for reason, message in cluster.events("unready"))
+    assert any(
+        reason == "Unhealthy" and message.startswith("Readiness probe failed:")
+        for reason, message in cluster.events("unready")
+    )
     cluster.delete("unready")
     cluster.wait_gone("unready")
 
@@ -336,17 +393,19 @@ def test_init_containers_run_first_in_order(cluster: Cluster) -> None:
     pod = busybox_pod(
         "inits", "cat /work/log; sleep 3600",
         initContainers=[
-            {"name": "one", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", "echo one >> /work/log"],
-             "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
-            {"name": "two", "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", "echo two >> /work/log"],
-             "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+            {"name": step, "image": "busybox", "imagePullPolicy": "IfNotPresent",
+             "command": ["sh", "-c", f"echo {step} >> /work/log"],
+             "volumeMounts": [{"name": "work", "mountPath": "/work"}]}
+            for step in ("one", "two")
         ],
         volumes=[{"name": "work", "emptyDir": {}}],
         container={"volumeMounts": [{"name": "work", "mountPath": "/work"}]},
     )  # fmt: skip
     cluster.apply(pod)
     running = cluster.wait_pod("inits", running_and_ready, "Running after its init containers")
-    assert [s["state"]["terminated"]["reason"] for s in running["status"]["initContainerStatuses"]] == ["Completed"] * 2
+    assert [s["state"]["terminated"]["reason"] for s in running["status"]["initContainerStatuses"]] == [
+        "Completed"
+    ] * 2
     assert cluster.exec(running, "main", "cat", "/work/log")[1].split() == ["one", "two"]
     cluster.delete("inits")
     cluster.wait_gone("inits")
@@ -357,12 +416,124 @@ def test_an_invalid_kubelet_configuration_is_one_line_naming_the_field(tmp_path:
     import sys
 
     config = tmp_path / "config.yaml"
-    config.write_text("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nimageGCHighThresholdPercent: 140\n")
+    config.write_text(
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+        "imageGCHighThresholdPercent: 140\n"
+    )
     result = subprocess.run(
         [sys.executable, "-m", "kubelet", f"--config={config}", "--kubeconfig=/nonexistent"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"kplane-kubelet: error: {config}: invalid configuration: imageGCHighThresholdPercent: must be between 0 and 100 (got 140)"
+        f"kplane-kubelet: error: {config}: invalid configuration: "
+        "imageGCHighThresholdPercent: must be between 0 and 100 (got 140)"
     ]
+
+
+def node_condition(cluster: Cluster, condition: str) -> dict[str, Any]:
+    node = json.loads(cluster.cp.request("GET", "/api/v1/nodes/node-1")[1])
+    return next(c for c in node["status"]["conditions"] if c["type"] == condition)
+
+
+def test_containerd_down_makes_the_node_not_ready_until_it_returns(cluster: Cluster) -> None:
+    cluster.apply(busybox_pod("steady", "sleep 3600"))
+    before = cluster.wait_pod("steady", running_and_ready, "Running")
+    cluster.node.stop_runtime()
+    try:
+        deadline = time.monotonic() + 20
+        while node_condition(cluster, "Ready")["status"] == "True":
+            assert time.monotonic() < deadline, "node still Ready with containerd down"
+            time.sleep(0.5)
+        ready = node_condition(cluster, "Ready")
+        assert ready["reason"] == "KubeletNotReady" and "container runtime" in ready["message"]
+    finally:
+        cluster.node.start_runtime()
+    deadline = time.monotonic() + 30
+    while node_condition(cluster, "Ready")["status"] != "True":
+        assert time.monotonic() < deadline, "node not Ready again after containerd came back"
+        time.sleep(0.5)
+    after = cluster.wait_pod("steady", running_and_ready, "Running after containerd's restart")
+    assert container_status(after)["containerID"] == container_status(before)["containerID"]
+    cluster.delete("steady")
+    cluster.wait_gone("steady")
+
+
+def test_extended_resources_on_the_node_are_honoured_at_admission(cluster: Cluster) -> None:
+    patch = json.dumps({"status": {"capacity": {"example.com/dongle": "1"}}}).encode()
+    status, body, _ = cluster.cp.request(
+        "PATCH",
+        "/api/v1/nodes/node-1/status",
+        patch,
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    assert status == 200, body
+    deadline = time.monotonic() + 20
+    while True:
+        node = json.loads(cluster.cp.request("GET", "/api/v1/nodes/node-1")[1])
+        if node["status"]["allocatable"].get("example.com/dongle") == "1":
+            break
+        assert time.monotonic() < deadline, node["status"]["allocatable"]
+        time.sleep(0.5)
+    dongle = {"resources": {"requests": {"example.com/dongle": "1"}, "limits": {"example.com/dongle": "1"}}}
+    cluster.apply(busybox_pod("one-dongle", "sleep 3600", container=dongle))
+    cluster.wait_pod("one-dongle", running_and_ready, "Running with the one dongle")
+    cluster.apply(busybox_pod("two-dongles", "sleep 3600", container=dongle))
+    rejected = cluster.wait_pod("two-dongles", lambda p: p["status"].get("phase") == "Failed", "rejected")
+    assert rejected["status"]["reason"] == "OutOfexample.com/dongle"
+    assert "Node didn't have enough resource: example.com/dongle" in rejected["status"]["message"]
+    for name in ("one-dongle", "two-dongles"):
+        cluster.delete(name)
+        cluster.wait_gone(name)
+
+
+def test_lifecycle_hooks_and_security_context(cluster: Cluster) -> None:
+    cluster.apply(
+        busybox_pod(
+            "hooks",
+            "sleep 3600",
+            container={
+                "lifecycle": {
+                    "postStart": {"exec": {"command": ["sh", "-c", "echo started > /tmp/poststart"]}}
+                },
+                "securityContext": {"runAsUser": 1000, "runAsGroup": 3000},
+            },
+            volumes=[{"name": "ro", "emptyDir": {}}],
+        )
+    )
+    pod = cluster.wait_pod("hooks", running_and_ready, "Running")
+    assert cluster.exec(pod, "main", "cat", "/tmp/poststart")[1] == "started\n"
+    assert cluster.exec(pod, "main", "id", "-u")[1].strip() == "1000"
+    assert cluster.exec(pod, "main", "id", "-g")[1].strip() == "3000"
+    cluster.delete("hooks")
+    cluster.wait_gone("hooks")
+    cluster.apply(
+        busybox_pod("readonly", "sleep 3600", container={"securityContext": {"readOnlyRootFilesystem": True}})
+    )
+    pod = cluster.wait_pod("readonly", running_and_ready, "Running")
+    code, _ = cluster.exec(pod, "main", "touch", "/newfile")
+    assert code != 0
+    cluster.delete("readonly")
+    cluster.wait_gone("readonly")
+
+
+def test_the_pod_cgroup_carries_the_pods_limits(cluster: Cluster) -> None:
+    limits = {"resources": {"limits": {"memory": "48Mi", "cpu": "250m"}}}
+    cluster.apply(busybox_pod("limited", "sleep 3600", container=limits))
+    pod = cluster.wait_pod("limited", running_and_ready, "Running")
+    pod_cgroup = f"{cluster.node.cgroup_root.strip('/')}/kubepods/pod{pod['metadata']['uid']}"
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():  # cgroup v2 (the VM test hosts)
+        memory = cpu = Path("/sys/fs/cgroup") / pod_cgroup
+        assert (memory / "memory.max").read_text().strip() == str(48 * 2**20)
+        assert (cpu / "cpu.max").read_text().split() == ["25000", "100000"]
+    else:
+        memory, cpu = Path("/sys/fs/cgroup/memory") / pod_cgroup, Path("/sys/fs/cgroup/cpu") / pod_cgroup
+        assert int((memory / "memory.limit_in_bytes").read_text()) == 48 * 2**20
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == 25_000
+        assert int((cpu / "cpu.shares").read_text()) == 256
+    cluster.delete("limited")
+    cluster.wait_gone("limited")
+    deadline = time.monotonic() + 10
+    while memory.exists():
+        assert time.monotonic() < deadline, "the pod's cgroup is still there after its deletion"
+        time.sleep(0.5)

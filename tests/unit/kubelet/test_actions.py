@@ -20,7 +20,9 @@ class Clock:
         return self.now
 
 
-def make_pod(containers: list[str] = ("app",), init: list[str] = (), policy: str = "Always") -> dict[str, Any]:  # type: ignore[assignment]
+def make_pod(
+    containers: list[str] = ("app",), init: list[str] = (), policy: str = "Always"
+) -> dict[str, Any]:  # type: ignore[assignment]
     return {
         "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
         "spec": {
@@ -42,7 +44,9 @@ def running(pod: dict[str, Any], name: str, attempt: int = 0, cid: str = "") -> 
     )  # fmt: skip
 
 
-def exited(pod: dict[str, Any], name: str, code: int, attempt: int = 0, finished: float = 990.0) -> ContainerRecord:
+def exited(
+    pod: dict[str, Any], name: str, code: int, attempt: int = 0, finished: float = 990.0
+) -> ContainerRecord:
     return ContainerRecord(
         f"{name}-{attempt}", name, attempt, ContainerState.EXITED, created_at=attempt + 1, exit_code=code,
         finished_at=finished, hash=container_hash(spec_of(pod, name)), sandbox_id="s1",
@@ -73,7 +77,9 @@ def test_a_new_pod_gets_a_sandbox_and_all_its_containers(backoff: Backoff) -> No
 
 def test_a_new_pod_with_init_containers_starts_only_the_first_init_container(backoff: Backoff) -> None:
     actions = compute_pod_actions(make_pod(["app"], init=["i1", "i2"]), PodRecord("u1"), backoff=backoff)
-    assert actions.create_sandbox and actions.next_init_container == "i1" and actions.containers_to_start == []
+    assert (
+        actions.create_sandbox and actions.next_init_container == "i1" and actions.containers_to_start == []
+    )
 
 
 def test_init_containers_run_in_order_then_the_app(backoff: Backoff) -> None:
@@ -95,7 +101,9 @@ def test_a_failed_init_container_is_retried_with_back_off(backoff: Backoff, cloc
     pod = make_pod(["app"], init=["i1"])
     first = compute_pod_actions(pod, record(exited(pod, "i1", 1, finished=clock.now)), backoff=backoff)
     assert first.next_init_container == "i1"
-    again = compute_pod_actions(pod, record(exited(pod, "i1", 1, attempt=1, finished=clock.now)), backoff=backoff)
+    again = compute_pod_actions(
+        pod, record(exited(pod, "i1", 1, attempt=1, finished=clock.now)), backoff=backoff
+    )
     assert again.next_init_container is None and again.waiting["i1"].reason == "CrashLoopBackOff"
 
 
@@ -140,11 +148,15 @@ def test_crash_loop_back_off_doubles_from_ten_seconds(backoff: Backoff, clock: C
 def test_the_back_off_message_names_container_and_pod(backoff: Backoff, clock: Clock) -> None:
     pod = make_pod(["a"])
     compute_pod_actions(pod, record(exited(pod, "a", 1, finished=clock.now)), backoff=backoff)
-    actions = compute_pod_actions(pod, record(exited(pod, "a", 1, attempt=1, finished=clock.now)), backoff=backoff)
+    actions = compute_pod_actions(
+        pod, record(exited(pod, "a", 1, attempt=1, finished=clock.now)), backoff=backoff
+    )
     assert actions.waiting["a"].message == "back-off 10s restarting failed container=a pod=web_default(u1)"
 
 
-def test_the_back_off_is_forgotten_after_twice_the_maximum_without_crashes(backoff: Backoff, clock: Clock) -> None:
+def test_the_back_off_is_forgotten_after_twice_the_maximum_without_crashes(
+    backoff: Backoff, clock: Clock
+) -> None:
     pod = make_pod(["a"])
     key = backoff_key(pod, spec_of(pod, "a"))
     backoff.next(key, clock.now)
@@ -159,7 +171,10 @@ def test_the_back_off_is_forgotten_after_twice_the_maximum_without_crashes(backo
 def test_a_failed_liveness_probe_kills_and_restarts_the_container(backoff: Backoff) -> None:
     pod = make_pod(["a"])
     actions = compute_pod_actions(
-        pod, record(running(pod, "a", cid="c1")), backoff=backoff, unhealthy={"c1": "Container a failed liveness probe"}
+        pod,
+        record(running(pod, "a", cid="c1")),
+        backoff=backoff,
+        unhealthy={"c1": "Container a failed liveness probe"},
     )
     assert actions.containers_to_kill == {"c1": "Container a failed liveness probe, will be restarted"}
     assert actions.containers_to_start == ["a"] and not actions.kill_pod

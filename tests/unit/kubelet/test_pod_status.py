@@ -11,7 +11,9 @@ from kubelet.runtime_state import ContainerRecord, ContainerState, PodRecord, Sa
 NOW = 1_700_000_000.0
 
 
-def make_pod(containers: tuple[str, ...] = ("app",), init: tuple[str, ...] = (), policy: str = "Always") -> dict[str, Any]:
+def make_pod(
+    containers: tuple[str, ...] = ("app",), init: tuple[str, ...] = (), policy: str = "Always"
+) -> dict[str, Any]:
     return {
         "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
         "spec": {
@@ -25,14 +27,18 @@ def make_pod(containers: tuple[str, ...] = ("app",), init: tuple[str, ...] = (),
 
 def c(name: str, state: ContainerState, attempt: int = 0, code: int = 0, reason: str = "") -> ContainerRecord:
     return ContainerRecord(
-        f"{name}{attempt}", name, attempt, state, created_at=NOW - 100 + attempt, started_at=NOW - 90 + attempt,
-        finished_at=NOW - 50 + attempt if state == ContainerState.EXITED else 0, exit_code=code, reason=reason,
+        f"{name}{attempt}", name, attempt, state,
+        created_at=NOW - 100 + attempt, started_at=NOW - 90 + attempt,
+        finished_at=NOW - 50 + attempt if state == ContainerState.EXITED else 0,
+        exit_code=code, reason=reason,
         image="docker.io/library/busybox:latest", image_ref="sha256:abc",
     )  # fmt: skip
 
 
 def rec(*containers: ContainerRecord, ready: bool = True) -> PodRecord:
-    return PodRecord("u1", "default", "web", [SandboxRecord("s", 0, ready, 1, "10.244.1.7")], list(containers)).sort()
+    return PodRecord(
+        "u1", "default", "web", [SandboxRecord("s", 0, ready, 1, "10.244.1.7")], list(containers)
+    ).sort()
 
 
 def conditions(status: dict[str, Any]) -> dict[str, str]:
@@ -83,7 +89,10 @@ def test_a_crash_looping_container_shows_back_off_restart_count_and_last_state()
 
 
 def test_a_restarted_container_reports_the_previous_attempts_end_as_last_state() -> None:
-    record = rec(c("app", ContainerState.EXITED, attempt=0, code=137, reason="OOMKilled"), c("app", ContainerState.RUNNING, 1))
+    record = rec(
+        c("app", ContainerState.EXITED, attempt=0, code=137, reason="OOMKilled"),
+        c("app", ContainerState.RUNNING, 1),
+    )
     container = generate_pod_status(make_pod(), record, StatusInputs(now=NOW))["containerStatuses"][0]
     assert container["restartCount"] == 1 and "running" in container["state"]
     assert container["lastState"]["terminated"]["reason"] == "OOMKilled"
@@ -127,7 +136,11 @@ def test_a_terminal_phase_never_changes_back() -> None:
 def test_a_decided_terminal_status_wins_eviction_or_rejection() -> None:
     inputs = StatusInputs(now=NOW, terminal=("Failed", "OutOfcpu", "Pod was rejected: ..."))
     status = generate_pod_status(make_pod(), PodRecord("u1"), inputs)
-    assert (status["phase"], status["reason"], status["message"]) == ("Failed", "OutOfcpu", "Pod was rejected: ...")
+    assert (status["phase"], status["reason"], status["message"]) == (
+        "Failed",
+        "OutOfcpu",
+        "Pod was rejected: ...",
+    )
 
 
 def test_transition_times_stay_while_a_condition_holds() -> None:
@@ -136,7 +149,9 @@ def test_transition_times_stay_while_a_condition_holds() -> None:
     pod["status"] = first
     later = generate_pod_status(pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW + 60))
     assert later["conditions"] == first["conditions"] and status_equal(first, later)
-    flipped = generate_pod_status(pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW + 60, ready=lambda *_: False))
+    flipped = generate_pod_status(
+        pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW + 60, ready=lambda *_: False)
+    )
     ready = next(cond for cond in flipped["conditions"] if cond["type"] == "Ready")
     assert ready["lastTransitionTime"] == timestamp(NOW + 60)
 
@@ -147,7 +162,12 @@ def test_readiness_gates_hold_ready_back() -> None:
     status = generate_pod_status(pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW))
     assert conditions(status)["ContainersReady"] == "True" and conditions(status)["Ready"] == "False"
     pod["status"]["conditions"].append({"type": "example.com/lb", "status": "True"})
-    assert conditions(generate_pod_status(pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW)))["Ready"] == "True"
+    assert (
+        conditions(generate_pod_status(pod, rec(c("app", ContainerState.RUNNING)), StatusInputs(now=NOW)))[
+            "Ready"
+        ]
+        == "True"
+    )
 
 
 def test_pod_phase_counts_waiting_containers_as_pending() -> None:

@@ -57,14 +57,20 @@ def test_the_seeds_static_pod_gets_upstreams_identity(tmp_path: Path) -> None:
 def test_the_uid_is_stable_for_a_file_and_changes_with_it(tmp_path: Path) -> None:
     first = parse_manifest(ETCD, "node-1", "file", "etcd.yaml")[0]["metadata"]["uid"]
     assert parse_manifest(ETCD, "node-1", "file", "etcd.yaml")[0]["metadata"]["uid"] == first
-    assert parse_manifest(ETCD.replace("3.5.9-0", "3.5.10-0"), "node-1", "file", "x")[0]["metadata"]["uid"] != first
+    assert (
+        parse_manifest(ETCD.replace("3.5.9-0", "3.5.10-0"), "node-1", "file", "x")[0]["metadata"]["uid"]
+        != first
+    )
     assert parse_manifest(ETCD, "node-2", "file", "etcd.yaml")[0]["metadata"]["uid"] != first
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("kind: Service\napiVersion: v1\nmetadata: {name: x}", 'm.yaml: kind "Service" is not Pod or PodList'),
+        (
+            "kind: Service\napiVersion: v1\nmetadata: {name: x}",
+            'm.yaml: kind "Service" is not Pod or PodList',
+        ),
         ("kind: Pod\napiVersion: v1\nmetadata: {name: x}\nspec: {}", "m.yaml: spec.containers is required"),
         ("kind: Pod\n  bad: [", "m.yaml: invalid YAML"),
     ],
@@ -103,7 +109,12 @@ NODE = NodeContext(
 def test_cluster_first_dns_searches_the_namespace_then_the_host() -> None:
     config = dns_config(pod(), NODE)
     assert list(config.servers) == ["10.96.0.10"]
-    assert list(config.searches) == ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local", "corp.example"]
+    assert list(config.searches) == [
+        "shop.svc.cluster.local",
+        "svc.cluster.local",
+        "cluster.local",
+        "corp.example",
+    ]
     assert list(config.options) == ["ndots:5"]
 
 
@@ -114,13 +125,20 @@ def test_default_dns_and_host_network_use_the_nodes_resolv_conf() -> None:
 
 
 def test_dns_policy_none_takes_only_the_pods_dns_config() -> None:
-    config = dns_config(pod(dnsPolicy="None", dnsConfig={"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "2"}]}), NODE)
+    config = dns_config(
+        pod(
+            dnsPolicy="None",
+            dnsConfig={"nameservers": ["9.9.9.9"], "options": [{"name": "ndots", "value": "2"}]},
+        ),
+        NODE,
+    )
     assert list(config.servers) == ["9.9.9.9"] and list(config.options) == ["ndots:2"]
 
 
 def test_the_sandbox_carries_the_pods_identity_logs_and_cgroup() -> None:
     config = sandbox_config(pod(), 2, NODE, "/kplane/kubepods/besteffort/podu1")
-    assert (config.metadata.name, config.metadata.namespace, config.metadata.uid, config.metadata.attempt) == (
+    meta = config.metadata
+    assert (meta.name, meta.namespace, meta.uid, meta.attempt) == (
         "web", "shop", "u1", 2,
     )  # fmt: skip
     assert config.log_directory == "/var/log/pods/shop_web_u1"
@@ -134,8 +152,12 @@ def test_container_config_resources_command_and_log_path() -> None:
     p = pod()
     container = {
         "name": "app", "image": "busybox", "command": ["sh", "-c"], "args": ["echo $(GREETING) $$(HOME)"],
-        "resources": {"limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "250m", "memory": "32Mi"}},
-        "securityContext": {"runAsUser": 1000, "readOnlyRootFilesystem": True, "capabilities": {"add": ["NET_ADMIN"]}},
+        "resources": {
+            "limits": {"cpu": "500m", "memory": "64Mi"}, "requests": {"cpu": "250m", "memory": "32Mi"},
+        },
+        "securityContext": {
+            "runAsUser": 1000, "readOnlyRootFilesystem": True, "capabilities": {"add": ["NET_ADMIN"]},
+        },
     }  # fmt: skip
     p["spec"]["containers"] = [container]
     config = container_config(p, container, attempt=3, env=[("GREETING", "hi")], mounts=[], node=NODE)
