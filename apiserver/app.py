@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from apiserver import authn
 from apiserver.server import APIServer, Request, status_response
 from kubeapi import errors
+from kubeclient.streaming.uvicorn_websocket import LenientWebSocketProtocol
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 DRAIN_FACTOR = 8
@@ -42,7 +43,10 @@ def create_app(api: APIServer) -> FastAPI:
             response = await api.handle(request)
         if response.stream is not None:
             return StreamingResponse(
-                response.stream, status_code=response.status, media_type=response.content_type
+                response.stream,
+                status_code=response.status,
+                media_type=response.content_type,
+                headers=response.headers,
             )
         return HTTPResponse(
             response.body if http.method != "HEAD" else b"",
@@ -52,6 +56,7 @@ def create_app(api: APIServer) -> FastAPI:
         )
 
     app.add_api_route("/{path:path}", endpoint, methods=METHODS, include_in_schema=False)
+    app.add_api_websocket_route("/{path:path}", api.kubelet.serve_websocket)  # exec, attach, portforward
     return app
 
 
@@ -85,6 +90,7 @@ async def serve(app: FastAPI, host: str, port: int, context: ssl.SSLContext) -> 
         host=host,
         port=port,
         http=authn.IdentifyingH11Protocol,
+        ws=LenientWebSocketProtocol,  # kubectl's port-forward subprotocol is not an RFC 6455 token
         lifespan="off",
         log_config=None,
         access_log=False,

@@ -100,6 +100,7 @@ def flag_set() -> FlagSet:
         ["Hostname", "InternalDNS", "InternalIP", "ExternalDNS", "ExternalIP"],
         "List of the preferred NodeAddressTypes to use for kubelet connections.",
     )
+    flags.duration("kubelet-timeout", 5.0, "Timeout for kubelet operations.")
     flags.string(
         "proxy-client-cert-file",
         "",

@@ -40,12 +40,12 @@ def parse(method: str, path: str, query: Mapping[str, str], registry: Registry) 
     if rest[0] == "namespaces" and len(rest) >= 3 and rest[2] not in NAMESPACE_SUBRESOURCES:
         namespace, rest = rest[1], rest[2:]
     resource = registry.get(group, version, rest[0])
-    if resource is None or len(rest) > 3:
+    if resource is None or (len(rest) > 3 and rest[2] != "proxy"):  # proxy/{path} may go deeper
         raise not_found()
     if namespace is not None and not resource.namespaced:
         raise not_found()
     name = rest[1] if len(rest) >= 2 else None
-    subresource = rest[2] if len(rest) == 3 else None
+    subresource = rest[2] if len(rest) >= 3 else None
     if subresource is not None and resource.subresource(subresource) is None:
         raise not_found()
     if resource.name == "namespaces" and name is not None:

@@ -20,6 +20,7 @@ from apiserver.allocator import Allocator, ip_range, port_range
 from apiserver.authn import User
 from apiserver.cacher import Cacher
 from apiserver.events import EventsREST
+from apiserver.kubelet_proxy import KUBELET_SUBRESOURCES, KubeletClientConfig, KubeletProxy
 from apiserver.options import DEFAULT_WATCH_CACHE_SIZE, Options
 from apiserver.pod_admission import PodREST
 from apiserver.rest import ResourceREST
@@ -147,6 +148,7 @@ class APIServer:
                     resource, store, cacher, clock=clock, rng=random.Random(), namespace_lifecycle=lifecycle
                 )
         self._cachers = list(cachers_by_prefix.values())
+        self.kubelet = KubeletProxy(self, KubeletClientConfig.from_options(options))
         self._read_slots = asyncio.Semaphore(options.max_requests_inflight or 1_000_000)
         self._write_slots = asyncio.Semaphore(options.max_mutating_requests_inflight or 1_000_000)
 
@@ -223,7 +225,7 @@ class APIServer:
         return response
 
     async def _limited(self, info: routing.RequestInfo, request: Request) -> Response:
-        if info.verb in LONG_RUNNING:
+        if info.verb in LONG_RUNNING or info.subresource in KUBELET_SUBRESOURCES:
             return await self._resource(info, request)
         slots = self._write_slots if info.verb in MUTATING else self._read_slots
         if slots.locked():
@@ -330,6 +332,8 @@ class APIServer:
             return await self._token(rest, info, request)
         if sub in ("binding", "eviction", "approval"):
             return await self._pod_or_csr_subresource(rest, info, request, query.dry_run(q))
+        if sub in KUBELET_SUBRESOURCES:
+            return await self.kubelet.serve_http(info, request)
         if sub not in (None, "status", "finalize"):
             raise errors.method_not_supported(f"{info.resource.name}/{sub}", info.verb)
         if info.verb == "list":

@@ -51,15 +51,22 @@ def serving_context(flags: Flags, name: str) -> ssl.SSLContext:
         cert, key = flags["tls-cert-file"], flags["tls-private-key-file"]
         return server_context(cert, key, client_ca, require_client_cert=False)
     if flags["cert-dir"]:
-        cert_dir = Path(flags["cert-dir"])
-        cert_path, key_path = cert_dir / f"{name}.crt", cert_dir / f"{name}.key"
-        if not (cert_path.exists() and key_path.exists()):
-            _write_self_signed(cert_path, key_path, name)
+        cert_path, key_path = self_signed_files(Path(flags["cert-dir"]), name)
         return server_context(str(cert_path), str(key_path), client_ca, require_client_cert=False)
     with tempfile.TemporaryDirectory(prefix=f"{name}-") as directory:
         cert_path, key_path = Path(directory, "tls.crt"), Path(directory, "tls.key")
         _write_self_signed(cert_path, key_path, name)
         return server_context(str(cert_path), str(key_path), client_ca, require_client_cert=False)
+
+
+def self_signed_files(cert_dir: Path, name: str) -> tuple[Path, Path]:
+    """<cert_dir>/<name>.crt and .key, made (self-signed) if they are not there yet; upstream's
+    components do this when no serving certificate is configured."""
+    cert_path, key_path = cert_dir / f"{name}.crt", cert_dir / f"{name}.key"
+    if not (cert_path.exists() and key_path.exists()):
+        cert_dir.mkdir(parents=True, exist_ok=True)
+        _write_self_signed(cert_path, key_path, name)
+    return cert_path, key_path
 
 
 def _write_self_signed(cert_path: Path, key_path: Path, name: str) -> None:

@@ -12,31 +12,30 @@ goes back to the API. Upstream's Kubelet type (kubelet.go, kubelet_pods.go), red
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from componentbase.klog import get_logger
-from kubeapi.quantity import Quantity, parse_quantity
-from kubeclient.errors import ApiError, KubeClientError, is_already_exists, is_conflict, is_not_found
+from kubeclient.errors import ApiError, is_conflict, is_not_found
 from kubeclient.events import EventRecorder
 from kubeclient.informer import Informer
 from kubeclient.rest import MERGE_PATCH, Client
 from kubelet import pods
 from kubelet.actions import PodActions, Waiting, compute_pod_actions
+from kubelet.admission import admit
 from kubelet.backoff import Backoff
 from kubelet.cgroups import CgroupManager
 from kubelet.config import KubeletConfiguration
-from kubelet.cri.client import CRIError, RuntimeClient
+from kubelet.cri import labels
+from kubelet.cri.client import RuntimeClient
 from kubelet.cri_config import NodeContext
 from kubelet.envvars import EnvVarError, fetch_env_sources, make_environment
 from kubelet.images import ImageManager
-from kubelet.node_status import NodeFacts, NodeHealth, initial_node, node_status, status_changed
+from kubelet.logs import LogRotator
+from kubelet.node_agent import NodeAgent
 from kubelet.pleg import PLEG
 from kubelet.pod_status import StatusInputs, generate_pod_status, status_equal
 from kubelet.pod_workers import DONE, PodWorkers
@@ -45,7 +44,7 @@ from kubelet.prober.manager import ProbeManager
 from kubelet.prober.worker_state import RunningContainer
 from kubelet.runtime_manager import ContainerConfigError, Prepared, RuntimeManager
 from kubelet.runtime_state import PodRecord
-from kubelet.static_pods import ManifestError, mirror_matches, mirror_pod, parse_manifest, read_manifest_dir
+from kubelet.static_sources import StaticPods
 from kubelet.volumes.errors import MountError, VolumeError
 from kubelet.volumes.hosts import should_mount_hosts_file, write_hosts_file
 from kubelet.volumes.manager import PodVolume, VolumeManager
@@ -98,45 +97,6 @@ def running_containers(record: PodRecord) -> dict[str, RunningContainer]:
     return found
 
 
-def pod_requests(pod: Pod) -> dict[str, Quantity]:
-    """Upstream's resource.PodRequests: sum over containers, max with each init container."""
-    total: dict[str, Quantity] = {}
-    for container in pods.containers(pod):
-        for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
-            total[resource] = total.get(resource, Quantity(0)) + parse_quantity(str(amount))
-    for container in pods.init_containers(pod):
-        for resource, amount in ((container.get("resources") or {}).get("requests") or {}).items():
-            value = parse_quantity(str(amount))
-            if total.get(resource, Quantity(0)) < value:
-                total[resource] = value
-    return total
-
-
-def admit(pod: Pod, active: list[Pod], allocatable: Mapping[str, str]) -> tuple[str, str] | None:
-    """Upstream's resource fit at admission (GeneralPredicates): None, or (reason, message) such as
-    ("OutOfcpu", "Pod was rejected: Node didn't have enough resource: cpu, requested: 2000, used: 500,
-    capacity: 1500")."""
-    if len(active) + 1 > int(allocatable.get("pods", "110")):
-        return "OutOfpods", "Pod was rejected: Node didn't have enough resource: pods"
-    requested = pod_requests(pod)
-    for resource, amount in requested.items():
-        if amount.is_zero():
-            continue
-        capacity = parse_quantity(allocatable[resource]) if resource in allocatable else Quantity(0)
-        used = Quantity(0)
-        for other in active:
-            used = used + pod_requests(other).get(resource, Quantity(0))
-        if capacity < used + amount:
-            scale = Quantity.milli_value if resource == "cpu" else Quantity.value
-            return (
-                f"OutOf{resource}",
-                f"Pod was rejected: Node didn't have enough resource: {resource}, "
-                f"requested: {scale(amount)}, "
-                f"used: {scale(used)}, capacity: {scale(capacity)}",
-            )
-    return None
-
-
 class Kubelet:
     def __init__(
         self,
@@ -177,24 +137,34 @@ class Kubelet:
         self.pod_informer = Informer(client, "pods", field_selector=f"spec.nodeName={settings.name}")
         self.service_informer = Informer(client, "services")
         self.node_informer = Informer(client, "nodes", field_selector=f"metadata.name={settings.name}")
-        self.static_pods: dict[str, Pod] = {}  # uid -> pod
         self.pod_state: dict[str, PodSyncState] = {}
-        self.health = NodeHealth()
-        self.facts = NodeFacts(
-            name=settings.name, node_ip=settings.node_ip, hostname=settings.hostname, port=config.port
+        self.static = StaticPods(
+            config,
+            settings.name,
+            client,
+            self.pod_informer.store,
+            self.node_informer.store,
+            self.workers.update,
         )
-        self.pod_cidr = ""
-        self.node_status_due = asyncio.Event()
+        self.node = NodeAgent(
+            config,
+            settings,
+            client,
+            runtime,
+            clock,
+            pressure=self.pressure,
+            on_allocatable=self.on_allocatable,
+        )
 
     # ---- the pods this node should run ----------------------------------------------------------
 
     def desired_pods(self) -> dict[str, Pod]:
         wanted = {pods.uid(pod): pod for pod in self.pod_informer.store.objects() if not pods.is_mirror(pod)}
-        wanted.update(self.static_pods)
+        wanted.update(self.static.pods)
         return wanted
 
     def desired(self, uid: str) -> Pod | None:
-        pod = self.static_pods.get(uid)
+        pod = self.static.pods.get(uid)
         if pod is not None:
             return pod
         for candidate in self.pod_informer.store.objects():
@@ -220,9 +190,15 @@ class Kubelet:
         if not pods.is_mirror(pod):
             self.workers.update(pods.uid(pod))
         else:  # a mirror pod changed or went away: its static pod's worker recreates it if needed
-            for uid, static in self.static_pods.items():
+            for uid, static in self.static.pods.items():
                 if pods.name(static) == pods.name(pod) and pods.namespace(static) == pods.namespace(pod):
                     self.workers.update(uid)
+
+    def pressure(self) -> dict[str, bool]:
+        return self.eviction.conditions() if self.eviction is not None else {}
+
+    def on_allocatable(self, allocatable: dict[str, str]) -> None:
+        self.volumes.node_allocatable = allocatable  # resourceFieldRef defaults and tmpfs sizes
 
     # ---- one pod -------------------------------------------------------------------------------
 
@@ -242,7 +218,7 @@ class Kubelet:
                 await self._write_status(pod, record, state)
                 return None
         if pods.is_static(pod):
-            await self._ensure_mirror(pod)
+            await self.static.ensure_mirror(pod)
         cgroup_parent = self.cgroups.ensure_pod(pod)
         try:
             self.pod_volumes[uid] = await self.volumes.set_up(pod)
@@ -343,7 +319,7 @@ class Kubelet:
         )
         target = pod
         if pods.is_static(pod):
-            mirror = self._mirror_of(pod)
+            mirror = self.static.mirror_of(pod)
             if mirror is None:
                 return
             target = mirror
@@ -421,7 +397,7 @@ class Kubelet:
 
     def event(self, pod: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
         """Events about a static pod go to its mirror pod, which is what `kubectl describe` shows."""
-        target = self._mirror_of(dict(pod)) if pods.is_static(dict(pod)) else pod
+        target = self.static.mirror_of(dict(pod)) if pods.is_static(dict(pod)) else pod
         self.recorder.event(target or pod, type_, reason, message)
 
     async def evict_pod(self, evicted: Mapping[str, Any], message: str) -> bool:
@@ -440,118 +416,6 @@ class Kubelet:
             if not self.pleg.record(uid).running_containers:
                 return True
         return False
-
-    # ---- static pods and their mirror pods ---------------------------------------------------------
-
-    def _mirror_of(self, static: Pod) -> Pod | None:
-        for candidate in self.pod_informer.store.objects():
-            if (
-                pods.is_mirror(candidate)
-                and pods.name(candidate) == pods.name(static)
-                and pods.namespace(candidate) == pods.namespace(static)
-            ):
-                return candidate
-        return None
-
-    async def _delete_orphaned_mirror_pods(self) -> None:
-        """A mirror pod whose static pod is gone (its manifest removed or changed) is deleted."""
-        hashes = {
-            pod["metadata"]["annotations"]["kubernetes.io/config.hash"] for pod in self.static_pods.values()
-        }
-        for mirror in self.pod_informer.store.objects():
-            annotations = mirror["metadata"].get("annotations") or {}
-            if not pods.is_mirror(mirror) or annotations.get("kubernetes.io/config.mirror") in hashes:
-                continue
-            if pods.deletion_requested(mirror):
-                continue
-            try:
-                await self.client.delete(
-                    "pods", pods.name(mirror), namespace=pods.namespace(mirror), grace_period_seconds=0,
-                    preconditions={"uid": pods.uid(mirror)},
-                )  # fmt: skip
-            except ApiError as error:
-                if not (is_not_found(error) or is_conflict(error)):
-                    log.warning(
-                        "Failed deleting an orphaned mirror pod", pod=pods.full_name(mirror), err=str(error)
-                    )
-
-    async def _ensure_mirror(self, static: Pod) -> None:
-        mirror = self._mirror_of(static)
-        if mirror is not None and mirror_matches(mirror, static) and not pods.deletion_requested(mirror):
-            return
-        try:
-            if mirror is not None:
-                await self.client.delete(
-                    "pods",
-                    pods.name(mirror),
-                    namespace=pods.namespace(mirror),
-                    grace_period_seconds=0,
-                )
-            node = self.node_informer.store.objects()
-            await self.client.create(
-                "pods", mirror_pod(static, node[0] if node else None), namespace=pods.namespace(static)
-            )
-        except ApiError as error:
-            if not (is_already_exists(error) or is_not_found(error)):
-                log.warning("Failed creating a mirror pod", pod=pods.full_name(static), err=str(error))
-
-    async def watch_static_pods(self) -> None:
-        """Poll staticPodPath every fileCheckFrequency (upstream also uses inotify)."""
-        path = Path(self.config.static_pod_path)
-        reported: set[str] = set()
-        while True:
-            found, problems = read_manifest_dir(path, self.settings.name)
-            for problem in problems:
-                if problem not in reported:
-                    log.error("Could not process manifest file", err=problem)
-            reported = set(problems)
-            self.set_static_pods({pods.uid(pod): pod for pod in found}, source="file")
-            await asyncio.sleep(self.config.file_check_frequency)
-
-    async def watch_static_pod_url(self) -> None:
-        """Poll staticPodURL every httpCheckFrequency (upstream's HTTP pod source: a Pod or PodList in
-        YAML or JSON, with staticPodURLHeader sent along). A failed fetch keeps the pods it had."""
-        url = self.config.static_pod_url
-        headers = [
-            (name, value) for name, values in self.config.static_pod_url_header.items() for value in values
-        ]
-        reported = ""
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            while True:
-                problem = ""
-                try:
-                    answer = await http.get(url, headers=headers)
-                    if answer.status_code != 200:
-                        problem = f"{url}: HTTP {answer.status_code}"
-                    else:
-                        found = (
-                            parse_manifest(answer.text, self.settings.name, "http", url)
-                            if answer.text.strip()
-                            else []
-                        )
-                        self.set_static_pods({pods.uid(pod): pod for pod in found}, source="http")
-                except httpx.HTTPError as error:
-                    problem = f"{url}: {error!r}"
-                except ManifestError as error:
-                    problem = str(error)
-                if problem and problem != reported:
-                    log.error("Unable to read pods from staticPodURL", err=problem)
-                reported = problem
-                await asyncio.sleep(self.config.http_check_frequency)
-
-    def set_static_pods(self, found: dict[str, Pod], source: str) -> None:
-        mine = {
-            uid
-            for uid, pod in self.static_pods.items()
-            if pod["metadata"]["annotations"].get("kubernetes.io/config.source") == source
-        }
-        for uid in mine - set(found):
-            del self.static_pods[uid]
-            self.workers.update(uid)
-        for uid, pod in found.items():
-            if uid not in self.static_pods:
-                self.static_pods[uid] = pod
-                self.workers.update(uid)
 
     # ---- housekeeping ----------------------------------------------------------------------------
 
@@ -574,183 +438,36 @@ class Kubelet:
                     log.error("Orphaned pod volumes could not be removed", pod_uid=uid, err=str(error))
             for uid in self.cgroups.pod_uids() - set(wanted) - set(self.pleg.records) - self.workers.uids():
                 self.cgroups.remove_pod(uid)
-            await self._delete_orphaned_mirror_pods()
+            await self.static.delete_orphaned_mirror_pods()
             self.crash_backoff.gc()
+
+    async def rotate_logs(self, rotator: LogRotator) -> None:
+        """Every containerLogMonitorInterval, rotate the logs of running containers that outgrew
+        containerLogMaxSize (upstream's container log manager)."""
+        logs_dir = Path(self.config.pod_logs_dir)
+        while True:
+            await asyncio.sleep(self.config.container_log_monitor_interval)
+            for record in list(self.pleg.records.values()):
+                directory = labels.pod_log_dir(logs_dir, record.namespace, record.name, record.uid)
+                for container in record.running_containers:
+                    path = directory / labels.container_log_path(container.name, container.attempt)
+                    try:
+                        await rotator.rotate(container.id, path)
+                    except OSError as error:
+                        log.error("Failed to rotate a container log", path=str(path), err=str(error))
 
     def on_pleg(self, changed: set[str]) -> None:
         for uid in changed:
             if uid in self.workers or self.desired(uid) is not None or uid in self.pleg.records:
                 self.workers.update(uid)
 
-    # ---- the node ----------------------------------------------------------------------------------
-
-    async def refresh_facts(self) -> None:
-        import os
-
-        stat = os.statvfs(self.settings.root_dir)
-        self.facts.ephemeral_storage_bytes = stat.f_blocks * stat.f_frsize
-        try:
-            version = await self.runtime.version()
-            self.facts.runtime_version = f"{version.runtime_name}://{version.runtime_version}"
-            status = await self.runtime.status()
-            conditions = {c.type: c for c in status.status.conditions}
-            runtime, network = conditions.get("RuntimeReady"), conditions.get("NetworkReady")
-            self.health.runtime_ready = bool(runtime and runtime.status)
-            self.health.network_ready = bool(network and network.status)
-            self.health.runtime_message = (
-                ""
-                if self.health.runtime_ready
-                else f"container runtime not ready: {runtime.message if runtime else ''}"
-            )
-            images = await self.runtime.list_images()
-            self.facts.images = sorted(
-                (
-                    {"names": [*image.repo_tags, *image.repo_digests], "sizeBytes": image.size}
-                    for image in images
-                ),
-                key=lambda image: -int(image["sizeBytes"]),
-            )
-        except CRIError as error:
-            self.health.runtime_ready = False
-            self.health.runtime_message = f"container runtime is down: {error.message}"
-        if self.eviction is not None:
-            self.health.pressure = self.eviction.conditions()
-
-    async def register_node(self) -> None:
-        """Create the Node, or adopt the one that exists (a restarted kubelet); retried until it works."""
-        delay = 0.1
-        while True:
-            await self.refresh_facts()
-            node = initial_node(self.facts, self.config, self.settings.labels, self.settings.taints)
-            node["status"] = node_status(node, self.facts, self.config, self.health, self.clock())
-            try:
-                await self.client.create("nodes", node)
-                log.info("Successfully registered node", node=self.settings.name)
-                return
-            except ApiError as error:
-                if is_already_exists(error):
-                    await self._reconcile_existing_node(node)
-                    return
-                log.error("Unable to register node with API server", node=self.settings.name, err=str(error))
-            except KubeClientError as error:
-                log.error("Unable to register node with API server", node=self.settings.name, err=str(error))
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 7.0)
-
-    async def _reconcile_existing_node(self, wanted: dict[str, Any]) -> None:
-        labels = wanted["metadata"]["labels"]
-        await self.client.patch(
-            "nodes", self.settings.name, {"metadata": {"labels": labels}}, content_type=MERGE_PATCH
-        )
-        log.info("Node was previously registered", node=self.settings.name)
-
-    def _on_node_event(self, node: dict[str, Any], *_: object) -> None:
-        """A podCIDR appearing on our Node is worth a status update now, not at the next tick: the
-        runtime's network (and so the node's readiness) waits for it."""
-        if (node.get("spec") or {}).get("podCIDR", "") != self.pod_cidr:
-            self.node_status_due.set()
-
-    async def node_status_loop(self) -> None:
-        last_report = 0.0
-        while True:
-            try:
-                current = await self.client.get("nodes", self.settings.name)
-                await self._follow_pod_cidr(current)
-                await self.refresh_facts()
-                status = node_status(current, self.facts, self.config, self.health, self.clock())
-                self.volumes.node_allocatable = status["allocatable"]
-                now = self.clock()
-                if (
-                    status_changed(current.get("status") or {}, status)
-                    or now - last_report >= self.config.node_status_report_frequency
-                ):
-                    await self.client.patch(
-                        "nodes",
-                        self.settings.name,
-                        {"status": status},
-                        subresource="status",
-                        content_type=MERGE_PATCH,
-                    )
-                    last_report = now
-            except ApiError as error:
-                if is_not_found(error):
-                    await self.register_node()  # someone deleted our Node: register again
-                else:
-                    log.error("Error updating node status", err=str(error))
-            except KubeClientError as error:
-                log.error("Error updating node status", err=str(error))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.node_status_due.wait(), self.config.node_status_update_frequency)
-            self.node_status_due.clear()
-
-    async def _follow_pod_cidr(self, node: dict[str, Any]) -> None:
-        """The node's podCIDR (allocated by the controller manager) goes to the runtime, which renders
-        its CNI config from it (upstream's updatePodCIDR)."""
-        cidr = (node.get("spec") or {}).get("podCIDR", "")
-        if cidr and cidr != self.pod_cidr:
-            try:
-                await self.runtime.update_runtime_config(cidr)
-                self.pod_cidr = cidr
-                log.info("Updated pod CIDR", cidr=cidr)
-            except CRIError as error:
-                log.error("Failed to update pod CIDR", err=str(error))
-
-    async def lease_loop(self) -> None:
-        """Renew kube-node-lease/<node> every leaseDuration/4 (10 s by default)."""
-        interval = self.config.node_lease_duration_seconds / 4
-        while True:
-            try:
-                await self._renew_lease()
-            except KubeClientError as error:
-                log.error("Failed to update lease", err=str(error))
-            await asyncio.sleep(interval)
-
-    async def _renew_lease(self) -> None:
-        from datetime import UTC, datetime
-
-        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        spec = {
-            "holderIdentity": self.settings.name,
-            "leaseDurationSeconds": self.config.node_lease_duration_seconds,
-            "renewTime": now,
-        }
-        try:
-            lease = await self.client.get(
-                "leases.coordination.k8s.io", self.settings.name, namespace=LEASE_NAMESPACE
-            )
-        except ApiError as error:
-            if not is_not_found(error):
-                raise
-            node = await self.client.get("nodes", self.settings.name)
-            lease = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
-                "metadata": {
-                    "name": self.settings.name,
-                    "namespace": LEASE_NAMESPACE,
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "v1",
-                            "kind": "Node",
-                            "name": self.settings.name,
-                            "uid": node["metadata"]["uid"],
-                        }
-                    ],
-                },
-                "spec": spec,
-            }
-            await self.client.create("leases.coordination.k8s.io", lease, namespace=LEASE_NAMESPACE)
-            return
-        lease["spec"] = {**(lease.get("spec") or {}), **spec}
-        await self.client.update("leases.coordination.k8s.io", lease, namespace=LEASE_NAMESPACE)
-
     # ---- running it all ----------------------------------------------------------------------------
 
     async def run(self) -> None:
         self.cgroups.ensure_qos_tiers()
-        await self.register_node()
+        await self.node.register_node()
         self.pod_informer.add_handler(self._on_pod_event, self._on_pod_event, self._on_pod_event)
-        self.node_informer.add_handler(self._on_node_event, self._on_node_event)
+        self.node_informer.add_handler(self.node.on_node_event, self.node.on_node_event)
         async with asyncio.TaskGroup() as tasks:
             for informer in (self.pod_informer, self.service_informer, self.node_informer):
                 tasks.create_task(informer.run())
@@ -759,13 +476,13 @@ class Kubelet:
             for uid in set(self.pleg.records) | set(self.desired_pods()):
                 self.workers.update(uid)
             tasks.create_task(self.pleg.run(self.on_pleg), name="pleg")
-            tasks.create_task(self.node_status_loop(), name="node-status")
-            tasks.create_task(self.lease_loop(), name="node-lease")
+            tasks.create_task(self.node.node_status_loop(), name="node-status")
+            tasks.create_task(self.node.lease_loop(), name="node-lease")
             tasks.create_task(self.housekeeping(), name="housekeeping")
             if self.config.static_pod_path:
-                tasks.create_task(self.watch_static_pods(), name="static-pods-file")
+                tasks.create_task(self.static.watch_static_pods(), name="static-pods-file")
             if self.config.static_pod_url:
-                tasks.create_task(self.watch_static_pod_url(), name="static-pods-http")
+                tasks.create_task(self.static.watch_static_pod_url(), name="static-pods-http")
             try:
                 await asyncio.Event().wait()
             finally:

@@ -15,11 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from prometheus_client import REGISTRY
+
 from componentbase.errors import ConfigError
 from componentbase.flags import Flags
 from componentbase.health import HealthServer
 from componentbase.klog import get_logger, setup_logging_from_flags
 from componentbase.run import run
+from componentbase.serving import self_signed_files
+from kubeapi.quantity import parse_quantity
 from kubeclient.config import load_kubeconfig
 from kubeclient.errors import ConfigError as KubeconfigError
 from kubeclient.events import EventRecorder
@@ -33,8 +37,10 @@ from kubelet.eviction.thresholds import EvictionConfigError
 from kubelet.image_gc import ImageGC
 from kubelet.images import ImageManager
 from kubelet.kubelet import Kubelet, NodeSettings
+from kubelet.logs import LogRotator
 from kubelet.node_status import memory_total_bytes, parse_taints
 from kubelet.options import PROG, apply_flag_overrides, flag_set
+from kubelet.server.server import KubeletServer
 from kubelet.stats.provider import StatsProvider
 from kubelet.volumes.manager import VolumeManager
 from kubelet.volumes.tokens import api_token_source
@@ -142,6 +148,22 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
             sandbox_image=flags["pod-infra-container-image"],
         )  # fmt: skip
         tasks.create_task(image_gc.run())
+        rotator = LogRotator(
+            runtime, parse_quantity(config.container_log_max_size).value(), config.container_log_max_files
+        )
+        tasks.create_task(kubelet.rotate_logs(rotator))
+        if config.enable_server:
+            cert, key = config.tls_cert_file, config.tls_private_key_file
+            if not (cert and key):
+                cert_path, key_path = self_signed_files(Path(flags["cert-dir"]), "kubelet")
+                cert, key = str(cert_path), str(key_path)
+            server = KubeletServer(
+                config.address, config.port, cert, key, config.authentication.x509.client_ca_file or None,
+                runtime, Path(config.pod_logs_dir), kubelet.running_pods, stats.summary,
+                stats.resource_metrics, REGISTRY,
+                configz=lambda: {"kubeletconfig": config.model_dump(mode="json", by_alias=True)},
+            )  # fmt: skip
+            tasks.create_task(server.serve())
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -149,8 +171,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     setup_logging_from_flags(flags)
     try:
         config = load_config(flags)
+        parse_taints(list(flags["register-with-taints"]))
         Path(flags["root-dir"]).mkdir(parents=True, exist_ok=True)
     except (ConfigError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except ValueError as error:  # from --register-with-taints
+        print(f"{PROG}: error: --register-with-taints: {error}", file=sys.stderr)
         sys.exit(1)
     run(lambda: serve(flags, config), prog=PROG)

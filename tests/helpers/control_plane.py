@@ -66,6 +66,10 @@ class ControlPlane:
             f"--service-account-signing-key-file={pki}/sa.key",
             f"--service-account-key-file={pki}/sa.pub",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--kubelet-client-certificate={pki}/apiserver-kubelet-client.crt",
+            f"--kubelet-client-key={pki}/apiserver-kubelet-client.key",
+            f"--kubelet-certificate-authority={pki}/ca.crt",
+            "--kubelet-preferred-address-types=InternalIP",
         ]
 
     def start(self) -> None:

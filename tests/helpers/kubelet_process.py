@@ -64,6 +64,7 @@ class KubeletProcess:
             **(config or {}),
         }
         self.config_path = node.dir / "kubelet-config.yaml"
+        node.dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(settings))
         self.manifests.mkdir(parents=True, exist_ok=True)
         self.argv = [

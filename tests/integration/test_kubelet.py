@@ -537,3 +537,85 @@ def test_the_pod_cgroup_carries_the_pods_limits(cluster: Cluster) -> None:
     while memory.exists():
         assert time.monotonic() < deadline, "the pod's cgroup is still there after its deletion"
         time.sleep(0.5)
+
+
+def test_logs_exec_port_forward_and_node_proxy_through_the_apiserver(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    import socket
+    import subprocess
+
+    cluster.apply(
+        busybox_pod(
+            "talker",
+            "mkdir -p /www && echo page > /www/index.html && httpd -p 8080 -h /www; "
+            "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.2; done",
+        )
+    )
+    cluster.wait_pod("talker", running_and_ready, "Running")
+    kubectl = cluster.cp.kubectl
+    # logs, and logs -f that sees new lines
+    time.sleep(1)
+    assert kubectl("logs", "talker", "--tail=1").stdout.startswith("line ")
+    env = {"KUBECONFIG": str(cluster.cp.kubeconfig), "HOME": str(cluster.cp.home), "PATH": os.environ["PATH"]}
+    follow = subprocess.Popen(["kubectl", "logs", "-f", "talker"], stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert follow.stdout is not None
+        seen = [follow.stdout.readline() for _ in range(12)]
+        assert all(line.startswith("line ") for line in seen)
+    finally:
+        follow.kill()
+        follow.wait()
+    # exec: exit codes, stdin that ends
+    result = kubectl("exec", "talker", "--", "sh", "-c", "echo hi; exit 3", check=False)
+    assert result.returncode == 3 and result.stdout == "hi\n"
+    data = "".join(f"{i}\n" for i in range(20000))
+    assert kubectl("exec", "-i", "talker", "--", "wc", "-l", stdin=data).stdout.strip() == "20000"
+    # cp into the pod and back
+    source = tmp_path / "data.txt"
+    source.write_text(data)
+    kubectl("cp", str(source), "talker:/tmp/data.txt")
+    kubectl("cp", "talker:/tmp/data.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == data
+    # port-forward to the pod's httpd
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local_port = probe.getsockname()[1]
+    forward = subprocess.Popen(
+        ["kubectl", "port-forward", "pod/talker", f"{local_port}:8080"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert forward.stdout is not None and "Forwarding from" in forward.stdout.readline()
+        with urllib.request.urlopen(f"http://127.0.0.1:{local_port}/", timeout=10) as answer:
+            assert answer.read() == b"page\n"
+    finally:
+        forward.kill()
+        forward.wait()
+    # the kubelet's own endpoints through nodes/proxy
+    summary = json.loads(kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/stats/summary").stdout)
+    assert summary["node"]["nodeName"] == "node-1"
+    assert any(p["podRef"]["name"] == "talker" for p in summary["pods"])
+    assert kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz").stdout == "ok"
+    pods = json.loads(kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/pods").stdout)
+    assert "talker" in {p["metadata"]["name"] for p in pods["items"]}
+    cluster.delete("talker")
+    cluster.wait_gone("talker")
+
+
+def test_exec_interactive_with_a_terminal(cluster: Cluster) -> None:
+    import subprocess
+
+    cluster.apply(busybox_pod("tty", "sleep 3600"))
+    cluster.wait_pod("tty", running_and_ready, "Running")
+    env = {"KUBECONFIG": str(cluster.cp.kubeconfig), "HOME": str(cluster.cp.home), "PATH": os.environ["PATH"]}
+    # `script` gives kubectl a pseudo-terminal, as a user's shell would.
+    session = subprocess.run(
+        ["script", "-qec", "kubectl exec -it tty -- sh -c 'tty; echo done'", "/dev/null"],
+        capture_output=True, text=True, env=env, timeout=60, input="",
+    )  # fmt: skip
+    assert "/dev/pts/" in session.stdout and "done" in session.stdout, session.stdout + session.stderr
+    cluster.delete("tty")
+    cluster.wait_gone("tty")

@@ -10,7 +10,6 @@ import pytest
 from deploy.components import COMPONENTS
 
 NOT_BUILT = {
-    "kubelet": "kplane-kubelet",
     "kubeproxy": "kplane-proxy",
 }
 
@@ -32,7 +31,36 @@ def test_launcher_knows_every_component_in_start_order() -> None:
         "kubelet",
         "kube-proxy",
     ]
-    assert [c.name for c in COMPONENTS if c.built] == ["etcd", "apiserver", "scheduler", "controller-manager"]
+    assert [c.name for c in COMPONENTS if c.built] == [
+        "etcd", "apiserver", "scheduler", "controller-manager", "kubelet",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param([], "--kubeconfig is required", id="no kubeconfig"),
+        pytest.param(
+            ["--config=/nonexistent.yaml"], "/nonexistent.yaml: cannot read config file", id="no config"
+        ),
+        pytest.param(["--register-node=perhaps"], "invalid argument", id="bad flag value"),
+        pytest.param(
+            ["--kubeconfig=/k", "--register-with-taints=a=b:Often"], "invalid taint spec", id="bad taint"
+        ),
+    ],
+)
+def test_the_kubelet_refuses_bad_configuration_in_one_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "kubelet", f"--root-dir={tmp_path}", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("kplane-kubelet: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
 
 
 BAD_PLUGIN_ARGS = """

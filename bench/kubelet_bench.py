@@ -1,0 +1,191 @@
+"""Kubelet benchmark: pod startup latency on one real node, like upstream's density test (the SLO:
+pod startup p99 <= 5 s, kplane's target <= 2 s at 30 pods per node).
+
+Everything real: kplane-etcd, kplane-apiserver, kplane-scheduler, a private containerd with CNI and the
+busybox/pause images, and kplane-kubelet. For each batch size (1, 10, 30) the benchmark creates that many
+busybox pods at once and watches them through the API, timing per pod:
+  created -> Running and Ready     (client-side create time to the watch event showing Ready=True)
+  scheduled -> Running and Ready   (the watch event with spec.nodeName set to the Ready one)
+then deletes them and waits until the node is empty. Last, with 30 pods running, the kubelet's CPU
+over 60 s and its resident memory.
+
+    .venv/bin/python -m bench.kubelet_bench [--batches 1,10,30] [--idle-seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import ssl
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from bench.etcd_bench import process_cpu_seconds
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers.components import SchedulerProcess
+from helpers.containerd_node import ContainerdNode
+from helpers.control_plane import ControlPlane
+from helpers.kubelet_process import KubeletProcess
+
+POD_CIDR = "10.244.99.0/24"
+
+
+def pod_manifest(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"bench": "startup"}},
+        "spec": {
+            "terminationGracePeriodSeconds": 0,
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "busybox:latest",
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "3600"],
+                    "resources": {"requests": {"cpu": "10m", "memory": "8Mi"}},
+                }
+            ],
+        },
+    }
+
+
+class PodWatch:
+    """A watch on the pods in the background, recording when each pod was first seen scheduled and
+    first seen Ready (perf_counter seconds)."""
+
+    def __init__(self, cp: ControlPlane) -> None:
+        self.cp = cp
+        self.scheduled: dict[str, float] = {}
+        self.ready: dict[str, float] = {}
+        self.stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        url = f"{self.cp.url}/api/v1/namespaces/default/pods?watch=true&labelSelector=bench%3Dstartup"
+        with urllib.request.urlopen(url, context=self.cp.ssl_context(), timeout=3600) as stream:
+            for line in stream:
+                if self.stop:
+                    return
+                pod = json.loads(line)["object"]
+                name, now = pod["metadata"]["name"], time.perf_counter()
+                if pod["spec"].get("nodeName"):
+                    self.scheduled.setdefault(name, now)
+                conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+                if conditions.get("Ready") == "True":
+                    self.ready.setdefault(name, now)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int) -> dict[str, Any]:
+    names = [f"b{round_no}-{i:03}" for i in range(size)]
+    created: dict[str, float] = {}
+    for name in names:
+        body = json.dumps(pod_manifest(name)).encode()
+        created[name] = time.perf_counter()
+        status, answer, _ = cp.request(
+            "POST", "/api/v1/namespaces/default/pods", body, headers={"Content-Type": "application/json"}
+        )
+        assert status == 201, answer[:300]
+    deadline = time.monotonic() + 300
+    while not all(name in watch.ready for name in names):
+        assert time.monotonic() < deadline, f"not all Ready: {sorted(set(names) - set(watch.ready))[:5]}"
+        time.sleep(0.05)
+    e2e = [watch.ready[n] - created[n] for n in names]
+    from_scheduled = [watch.ready[n] - watch.scheduled[n] for n in names]
+    return {
+        "pods": size,
+        "created_to_ready_p50": statistics.median(e2e),
+        "created_to_ready_p99": percentile(e2e, 0.99),
+        "scheduled_to_ready_p50": statistics.median(from_scheduled),
+        "scheduled_to_ready_p99": percentile(from_scheduled, 0.99),
+        "names": names,
+    }
+
+
+def delete_all(cp: ControlPlane, names: list[str]) -> None:
+    for name in names:
+        cp.request("DELETE", f"/api/v1/namespaces/default/pods/{name}")
+    deadline = time.monotonic() + 300
+    while True:
+        status, body, _ = cp.request("GET", "/api/v1/namespaces/default/pods?labelSelector=bench%3Dstartup")
+        if status == 200 and not json.loads(body)["items"]:
+            return
+        assert time.monotonic() < deadline, "pods not deleted"
+        time.sleep(0.2)
+
+
+def resident_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", default="1,10,30")
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.batches.split(",")]
+    with tempfile.TemporaryDirectory(prefix="kb-", dir="/tmp") as tmp:
+        root = Path(tmp)
+        cp = ControlPlane(root / "cp", nodes=("node-1",))
+        node = ContainerdNode(root / "n", "node-1", POD_CIDR)
+        scheduler = SchedulerProcess(cp, "scheduler", leader_elect=False)
+        kubelet = KubeletProcess(cp, node, config={"maxPods": 250})
+        kubelet.argv.remove("--v=4")
+        try:
+            cp.start()
+            node.start()
+            scheduler.start()
+            kubelet.start()
+            assert kubelet.process is not None
+            watch = PodWatch(cp)
+            watch.thread.start()
+            results = []
+            for round_no, size in enumerate(sizes):
+                result = batch(cp, watch, size, round_no)
+                print(
+                    f"{size:3} pods: created->ready p50 {result['created_to_ready_p50']:.2f}s "
+                    f"p99 {result['created_to_ready_p99']:.2f}s; scheduled->ready p50 "
+                    f"{result['scheduled_to_ready_p50']:.2f}s p99 {result['scheduled_to_ready_p99']:.2f}s",
+                    flush=True,
+                )
+                results.append(result)
+                if round_no < len(sizes) - 1:
+                    delete_all(cp, result["names"])
+            running = len(results[-1]["names"])
+            before = process_cpu_seconds(kubelet.process.pid)
+            time.sleep(args.idle_seconds)
+            cpu = process_cpu_seconds(kubelet.process.pid) - before
+            print(
+                f"kubelet with {running} running pods: {100 * cpu / args.idle_seconds:.1f}% of a core over "
+                f"{args.idle_seconds:.0f}s, RSS {resident_bytes(kubelet.process.pid) / 2**20:.0f} MiB",
+                flush=True,
+            )
+            watch.stop = True
+            delete_all(cp, results[-1]["names"])
+        finally:
+            kubelet.stop()
+            scheduler.stop()
+            node.close()
+            cp.stop()
+
+
+if __name__ == "__main__":
+    ssl.create_default_context()  # fail early if the interpreter has no ssl
+    main()
