@@ -86,7 +86,7 @@ class PodWatch:
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int) -> dict[str, Any]:
@@ -136,7 +136,9 @@ def resident_bytes(pid: int) -> int:
 
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", default="1,10,30")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
