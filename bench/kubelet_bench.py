@@ -15,6 +15,7 @@ over 60 s and its resident memory.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import ssl
@@ -34,6 +35,8 @@ from helpers.components import SchedulerProcess
 from helpers.containerd_node import ContainerdNode
 from helpers.control_plane import ControlPlane
 from helpers.kubelet_process import KubeletProcess
+
+from kubelet.cri.client import RuntimeClient
 
 POD_CIDR = "10.244.99.0/24"
 
@@ -89,7 +92,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int) -> dict[str, Any]:
+def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int, rate: float = 0.0) -> dict[str, Any]:
+    """`size` pods created back to back (rate 0), or `rate` pods per second."""
     names = [f"b{round_no}-{i:03}" for i in range(size)]
     created: dict[str, float] = {}
     for name in names:
@@ -99,6 +103,8 @@ def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int) -> dict[s
             "POST", "/api/v1/namespaces/default/pods", body, headers={"Content-Type": "application/json"}
         )
         assert status == 201, answer[:300]
+        if rate:
+            time.sleep(1 / rate)
     deadline = time.monotonic() + 300
     while not all(name in watch.ready for name in names):
         assert time.monotonic() < deadline, f"not all Ready: {sorted(set(names) - set(watch.ready))[:5]}"
@@ -115,13 +121,22 @@ def batch(cp: ControlPlane, watch: PodWatch, size: int, round_no: int) -> dict[s
     }
 
 
-def delete_all(cp: ControlPlane, names: list[str]) -> None:
+def runtime_pods(node: ContainerdNode) -> int:
+    async def count() -> int:
+        async with RuntimeClient(node.endpoint) as runtime:
+            return len(await runtime.list_pod_sandbox())
+
+    return asyncio.run(count())
+
+
+def delete_all(cp: ControlPlane, node: ContainerdNode, names: list[str]) -> None:
+    """Delete the batch and wait until the API and the runtime are both empty again."""
     for name in names:
         cp.request("DELETE", f"/api/v1/namespaces/default/pods/{name}")
     deadline = time.monotonic() + 300
     while True:
         status, body, _ = cp.request("GET", "/api/v1/namespaces/default/pods?labelSelector=bench%3Dstartup")
-        if status == 200 and not json.loads(body)["items"]:
+        if status == 200 and not json.loads(body)["items"] and runtime_pods(node) == 0:
             return
         assert time.monotonic() < deadline, "pods not deleted"
         time.sleep(0.2)
@@ -139,10 +154,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--batches", default="1,10,30")
+    parser.add_argument("--batches", default="1,10,30,30@5", help="sizes; SIZE@RATE creates RATE pods/s")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     args = parser.parse_args()
-    sizes = [int(size) for size in args.batches.split(",")]
+    batches = [
+        (int(b.split("@")[0]), float(b.split("@")[1]) if "@" in b else 0.0) for b in args.batches.split(",")
+    ]
     with tempfile.TemporaryDirectory(prefix="kb-", dir="/tmp") as tmp:
         root = Path(tmp)
         cp = ControlPlane(root / "cp", nodes=("node-1",))
@@ -159,17 +176,24 @@ def main() -> None:
             watch = PodWatch(cp)
             watch.thread.start()
             results = []
-            for round_no, size in enumerate(sizes):
-                result = batch(cp, watch, size, round_no)
+            processes = {"kubelet": kubelet.process.pid, "apiserver": cp.apiserver.pid}  # type: ignore[union-attr]
+            assert node.process is not None
+            processes["containerd"] = node.process.pid
+            for round_no, (size, rate) in enumerate(batches):
+                cpu_before = {name: process_cpu_seconds(pid) for name, pid in processes.items()}
+                result = batch(cp, watch, size, round_no, rate)
+                cpu = {name: process_cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+                paced = f" at {rate:g}/s" if rate else ""
                 print(
-                    f"{size:3} pods: created->ready p50 {result['created_to_ready_p50']:.2f}s "
+                    f"{size:3} pods{paced}: created->ready p50 {result['created_to_ready_p50']:.2f}s "
                     f"p99 {result['created_to_ready_p99']:.2f}s; scheduled->ready p50 "
-                    f"{result['scheduled_to_ready_p50']:.2f}s p99 {result['scheduled_to_ready_p99']:.2f}s",
+                    f"{result['scheduled_to_ready_p50']:.2f}s p99 {result['scheduled_to_ready_p99']:.2f}s; "
+                    "CPU s " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in cpu.items()),
                     flush=True,
                 )
                 results.append(result)
-                if round_no < len(sizes) - 1:
-                    delete_all(cp, result["names"])
+                if round_no < len(batches) - 1:
+                    delete_all(cp, node, result["names"])
             running = len(results[-1]["names"])
             before = process_cpu_seconds(kubelet.process.pid)
             time.sleep(args.idle_seconds)
@@ -180,7 +204,7 @@ def main() -> None:
                 flush=True,
             )
             watch.stop = True
-            delete_all(cp, results[-1]["names"])
+            delete_all(cp, node, results[-1]["names"])
         finally:
             kubelet.stop()
             scheduler.stop()
