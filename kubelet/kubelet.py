@@ -78,6 +78,7 @@ class PodSyncState:
 
     admitted: bool | None = None
     kill_grace: int | None = None  # the eviction manager's grace period, when it evicts the pod
+    disruption: str = ""  # why the kubelet itself is terminating the pod (its DisruptionTarget condition)
     rejection: tuple[str, str] | None = None  # (reason, message) when admission refused the pod
     waiting: dict[str, Waiting] = field(default_factory=dict)
     terminal: tuple[str, str, str] | None = None  # (phase, reason, message), e.g. evicted
@@ -316,6 +317,7 @@ class Kubelet:
             ready=lambda name, c: self.probes.readiness(pods.uid(pod), name),
             started=lambda name, c: self.probes.started(pods.uid(pod), name),
             terminal=state.terminal,
+            disruption=state.disruption,
         )
         target = pod
         if pods.is_static(pod):
@@ -409,6 +411,7 @@ class Kubelet:
         eviction = getattr(self.eviction, "last_eviction", None)
         state.kill_grace = getattr(eviction, "grace_period_seconds", None)
         state.terminal = ("Failed", "Evicted", message)
+        state.disruption = message
         self.workers.update(uid)
         deadline = self.clock() + (state.kill_grace or pods.grace_period_seconds(pod)) + 10
         while self.clock() < deadline:

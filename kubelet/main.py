@@ -133,7 +133,8 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
         )
         kubelet.eviction = EvictionManager(
             EvictionConfig.from_kubelet_config(config), stats, time.time, kubelet.evict_pod,
-            kubelet.active_pods, recorder=kubelet.event, node_ref={"kind": "Node", "name": name, "uid": name},
+            kubelet.active_pods, recorder=kubelet.event,
+            node_ref={"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "uid": name}},
         )  # fmt: skip
         kubelet.stats = stats
         tasks.create_task(health.serve_forever())

@@ -21,7 +21,13 @@ Status = dict[str, Any]
 RUNTIME_PREFIX = "containerd://"
 
 # Conditions the kubelet owns; others (PodScheduled, DisruptionTarget, readiness gates) are kept.
-KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready")
+KUBELET_CONDITIONS = (
+    "PodReadyToStartContainers",
+    "Initialized",
+    "ContainersReady",
+    "Ready",
+    "DisruptionTarget",
+)
 
 
 def timestamp(seconds: float) -> str:
@@ -36,6 +42,9 @@ class StatusInputs:
     ready: Callable[[str, ContainerRecord], bool] = lambda name, record: True  # readiness probe results
     started: Callable[[str, ContainerRecord], bool] = lambda name, record: True  # startup probe results
     terminal: tuple[str, str, str] | None = None  # (phase, reason, message) decided elsewhere (eviction)
+    disruption: str = (
+        ""  # the kubelet is terminating the pod (eviction): a DisruptionTarget condition says why
+    )
 
 
 def container_id(record: ContainerRecord) -> str:
@@ -218,6 +227,15 @@ def generate_pod_status(pod: Pod, record: PodRecord, inputs: StatusInputs) -> St
             reason="ReadinessGatesNotReady", message="corresponding condition of pod readiness gate not ready"
         )
     conditions.append(ready)
+    if inputs.disruption:
+        conditions.append(
+            {
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "TerminationByKubelet",
+                "message": inputs.disruption,
+            }
+        )
     status["conditions"] = _merge_conditions(old.get("conditions") or [], conditions, inputs.now)
     if inputs.host_ip:
         status["hostIP"] = inputs.host_ip

@@ -37,9 +37,33 @@ pytestmark = [
 POD_CIDR = "10.244.41.0/24"
 
 
+class ManifestServer:
+    """A plain-HTTP server on loopback for the kubelet's staticPodURL: it serves `manifest.yaml`."""
+
+    def __init__(self, directory: Path) -> None:
+        import functools
+        import http.server
+        import threading
+
+        directory.mkdir(parents=True)
+        self.path = directory / "manifest.yaml"
+        self.path.write_text("")
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+        handler.log_message = lambda *args: None  # type: ignore[assignment,method-assign]
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/manifest.yaml"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Cluster:
-    def __init__(self, cp: ControlPlane, node: ContainerdNode, kubelet: KubeletProcess) -> None:
-        self.cp, self.node, self.kubelet = cp, node, kubelet
+    def __init__(
+        self, cp: ControlPlane, node: ContainerdNode, kubelet: KubeletProcess, served: ManifestServer
+    ) -> None:
+        self.cp, self.node, self.kubelet, self.served = cp, node, kubelet, served
 
     def apply(self, manifest: dict[str, Any] | str) -> None:
         text = manifest if isinstance(manifest, str) else yaml.safe_dump(manifest)
@@ -127,15 +151,25 @@ def cluster() -> Iterator[Cluster]:
     root = Path(tempfile.mkdtemp(prefix="kl-", dir="/tmp"))
     cp = ControlPlane(root / "cp", nodes=("node-1",))
     node = ContainerdNode(root / "n", "node-1", POD_CIDR)
+    manifests = ManifestServer(root / "served")
     kubelet: KubeletProcess | None = None
     try:
         cp.start()
         node.start()
-        kubelet = KubeletProcess(cp, node).start()
-        yield Cluster(cp, node, kubelet)
+        config = {
+            "staticPodURL": manifests.url,
+            "httpCheckFrequency": "1s",
+            "containerLogMaxSize": "16Ki",
+            "containerLogMaxFiles": 2,
+            "containerLogMonitorInterval": "1s",
+        }
+        args = ("--node-labels=tier=edge,disk=ssd", "--register-with-taints=dedicated=tests:NoSchedule")
+        kubelet = KubeletProcess(cp, node, config=config, args=args).start()
+        yield Cluster(cp, node, kubelet, manifests)
     finally:
         if kubelet is not None:
             kubelet.stop()
+        manifests.close()
         node.close()
         cp.stop()
         leftovers = node.leftovers()
@@ -619,3 +653,39 @@ def test_exec_interactive_with_a_terminal(cluster: Cluster) -> None:
     assert "/dev/pts/" in session.stdout and "done" in session.stdout, session.stdout + session.stderr
     cluster.delete("tty")
     cluster.wait_gone("tty")
+
+
+def test_node_labels_and_taints_from_the_flags(cluster: Cluster) -> None:
+    node = json.loads(cluster.cp.request("GET", "/api/v1/nodes/node-1")[1])
+    assert node["metadata"]["labels"]["tier"] == "edge" and node["metadata"]["labels"]["disk"] == "ssd"
+    assert {"key": "dedicated", "value": "tests", "effect": "NoSchedule"} in node["spec"]["taints"]
+
+
+def test_a_static_pod_from_the_static_pod_url(cluster: Cluster) -> None:
+    manifest = busybox_pod("from-url", "sleep 3600")
+    del manifest["spec"]["nodeName"]
+    cluster.served.path.write_text(yaml.safe_dump(manifest))
+    pod = cluster.wait_pod("from-url-node-1", running_and_ready, "the URL's pod Running")
+    assert pod["metadata"]["annotations"]["kubernetes.io/config.source"] == "http"
+    cluster.served.path.write_text("")
+    cluster.wait_gone("from-url-node-1")
+
+
+def test_container_logs_rotate_by_size(cluster: Cluster) -> None:
+    cluster.apply(
+        busybox_pod("chatty", "while true; do head -c 2000 /dev/zero | tr '\\0' x; echo; sleep 0.02; done")
+    )
+    pod = cluster.wait_pod("chatty", running_and_ready, "Running")
+    uid = pod["metadata"]["uid"]
+    directory = cluster.kubelet.pod_logs / f"default_chatty_{uid}" / "main"
+    deadline = time.monotonic() + 30
+    while not any(p.name.startswith("0.log.") for p in directory.iterdir()):
+        assert time.monotonic() < deadline, sorted(p.name for p in directory.iterdir())
+        time.sleep(0.5)
+    time.sleep(3)  # a few more rotations: still at most containerLogMaxFiles files, none much past the size
+    files = sorted(directory.iterdir())
+    assert len(files) <= 2, [p.name for p in files]
+    assert all(p.stat().st_size < 256 * 1024 for p in files)
+    assert cluster.cp.kubectl("logs", "chatty", "--tail=1").stdout.startswith("xxxx")
+    cluster.delete("chatty")
+    cluster.wait_gone("chatty")
