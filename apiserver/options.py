@@ -181,6 +181,7 @@ class Options:
     service_account_issuer: str = "https://kubernetes.default.svc.cluster.local"
     default_not_ready_toleration_seconds: int = 300
     default_unreachable_toleration_seconds: int = 300
+    allow_privileged: bool = False
     flags: Flags | None = None  # everything else, for the issues that use it
 
 
@@ -242,5 +243,6 @@ def from_flags(flags: Flags) -> Options:
         )[0],
         default_not_ready_toleration_seconds=flags["default-not-ready-toleration-seconds"],
         default_unreachable_toleration_seconds=flags["default-unreachable-toleration-seconds"],
+        allow_privileged=flags["allow-privileged"],
         flags=flags,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apiserver.rest import ListOptions, ResourceREST
-from kubeapi import errors
+from kubeapi import errors, validation
 
 Object = dict[str, object]
 
@@ -50,15 +50,19 @@ class PodREST(ResourceREST):
         *args: Any,
         priority_classes: Callable[[], ResourceREST],
         default_toleration_seconds: tuple[int, int] = (300, 300),
+        allow_privileged: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.priority_classes = priority_classes
         self.default_toleration_seconds = default_toleration_seconds
+        self.allow_privileged = allow_privileged
 
     async def create(self, namespace: str | None, obj: Object, *, dry_run: bool = False) -> Object:
         spec = obj.get("spec")
         if isinstance(spec, dict):
+            if not self.allow_privileged:
+                self._refuse_privileged(obj, spec)
             await self._admit_priority(obj, spec)
             add_default_tolerations(spec, *self.default_toleration_seconds)
         return await super().create(namespace, obj, dry_run=dry_run)
@@ -96,6 +100,22 @@ class PodREST(ResourceREST):
                 "name",
             )
         spec["priority"], spec["preemptionPolicy"] = value, policy
+
+    def _refuse_privileged(self, pod: Object, spec: dict[str, object]) -> None:
+        """kube-apiserver without --allow-privileged: a privileged container is invalid (upstream's
+        pod validation, "disallowed by cluster policy")."""
+        causes = []
+        for field in ("initContainers", "containers", "ephemeralContainers"):
+            containers = spec.get(field)
+            for index, container in enumerate(containers if isinstance(containers, list) else []):
+                security = container.get("securityContext") if isinstance(container, dict) else None
+                if isinstance(security, dict) and security.get("privileged") is True:
+                    path = f"spec.{field}[{index}].securityContext.privileged"
+                    causes.append(validation.forbidden(path, "disallowed by cluster policy"))
+        if causes:
+            meta = pod.get("metadata")
+            name = str(meta.get("name") or "") if isinstance(meta, dict) else ""
+            raise errors.invalid("Pod", name, causes)
 
     def _forbidden(self, pod: Object, message: str) -> errors.StatusError:
         meta = pod.get("metadata")

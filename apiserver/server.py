@@ -132,6 +132,7 @@ class APIServer:
                         options.default_not_ready_toleration_seconds,
                         options.default_unreachable_toleration_seconds,
                     ),
+                    allow_privileged=options.allow_privileged,
                 )  # fmt: skip
             elif (resource.group, resource.name) == ("", "services"):
                 self.rest[ident] = ServiceREST(

@@ -689,3 +689,14 @@ def test_container_logs_rotate_by_size(cluster: Cluster) -> None:
     assert cluster.cp.kubectl("logs", "chatty", "--tail=1").stdout.startswith("xxxx")
     cluster.delete("chatty")
     cluster.wait_gone("chatty")
+
+
+def test_privileged_containers_need_the_apiservers_allow_privileged(cluster: Cluster) -> None:
+    # The test control plane runs without --allow-privileged (upstream's default).
+    privileged = busybox_pod("priv", "sleep 1", container={"securityContext": {"privileged": True}})
+    result = cluster.cp.kubectl("apply", "-f", "-", stdin=yaml.safe_dump(privileged), check=False)
+    assert result.returncode != 0
+    assert (
+        "spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy"
+        in result.stderr
+    )

@@ -173,6 +173,14 @@ def test_container_config_resources_command_and_log_path() -> None:
     assert "/proc/kcore" in security.masked_paths
 
 
+def test_a_privileged_container_is_privileged_in_its_sandbox_too_and_unmasked() -> None:
+    p = pod()
+    p["spec"]["containers"][0]["securityContext"] = {"privileged": True}
+    assert sandbox_config(p, 0, NODE, "/x").linux.security_context.privileged
+    config = container_config(p, p["spec"]["containers"][0], attempt=0, env=[], mounts=[], node=NODE)
+    assert config.linux.security_context.privileged and not config.linux.security_context.masked_paths
+
+
 def test_shares_and_expansion_edges() -> None:
     assert milli_cpu_to_shares(0) == 2 and milli_cpu_to_shares(1000) == 1024
     assert expand("$(MISSING) $(A)$$", {"A": "1"}) == "$(MISSING) 1$"
