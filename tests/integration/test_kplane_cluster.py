@@ -153,3 +153,41 @@ def test_up_refuses_a_pki_dir_signed_by_another_ca(
     assert result.stderr.startswith("kplane: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "apiserver.crt" in result.stderr, result.stderr
     assert not (state / "cluster.json").exists()  # refused before anything else was set up
+
+
+def test_two_nodes_run_pods_that_reach_each_other(kplane: Kplane, kplane_env: dict[str, str]) -> None:
+    """`kplane up --nodes 2`: node-2 lives in a network namespace of its own; a pod on each node,
+    the pods reach each other, and kubectl exec and logs work on both through the apiserver."""
+    up = kplane("up", "--nodes", "2")
+    assert up.returncode == 0, up.stderr
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["kubectl", *args], env=kplane_env, capture_output=True, text=True, timeout=90)
+
+    assert (
+        kubectl("wait", "--for=condition=Ready", "node/node-1", "node/node-2", "--timeout=60s").returncode
+        == 0
+    )
+    for node in ("node-1", "node-2"):
+        overrides = json.dumps({"spec": {"nodeName": node}})
+        command = "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"
+        ran = kubectl(
+            "run", f"web-{node}", "--image=busybox", f"--overrides={overrides}", "--", "sh", "-c", command
+        )
+        assert ran.returncode == 0, ran.stderr
+    for node in ("node-1", "node-2"):
+        ready = kubectl("wait", "--for=condition=Ready", f"pod/web-{node}", "--timeout=60s")
+        assert ready.returncode == 0, ready.stderr + kubectl("describe", "pod", f"web-{node}").stdout
+    ips = {
+        node: kubectl("get", "pod", f"web-{node}", "-o", "jsonpath={.status.podIP}").stdout
+        for node in ("node-1", "node-2")
+    }
+    assert ips["node-1"] != ips["node-2"]
+    # pod on node-1 -> pod on node-2 and back, through the host and node-2's link
+    for source, target in (("node-1", "node-2"), ("node-2", "node-1")):
+        got = kubectl("exec", f"web-{source}", "--", "wget", "-q", "-O", "-", f"http://{ips[target]}:8080/")
+        assert got.returncode == 0 and got.stdout.strip() == f"web-{target}", got.stderr
+    assert kubectl("logs", "web-node-2").returncode == 0
+    down = kplane("down", "--purge")
+    assert down.returncode == 0, down.stderr
+    assert not host_has(["ip", "netns"], "kpl-")
