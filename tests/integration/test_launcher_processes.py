@@ -186,8 +186,11 @@ def test_node_runtimes_run_pods_in_their_namespace_and_leave_nothing_behind() ->
     _, node2 = nodes.plans
     pod_netns = ""
     try:
-        assert nodes.start_runtimes() == ["containerd-node-1", "containerd-node-2"]
-        assert [probe_health(spec) for spec in nodes.specs()[::2]] == ["ok", "ok"]
+        assert nodes.start_runtimes() == ["registry", "containerd-node-1", "containerd-node-2"]
+        runtimes = [
+            spec for spec in nodes.specs() if spec.name != "registry" and not spec.name.startswith("kubelet")
+        ]
+        assert [probe_health(spec) for spec in runtimes] == ["ok", "ok"]
         assert nodes.start_runtimes() == [], "running containerds are kept"
         assert node2.link is not None
         netns_pid = subprocess.run(["ip", "netns", "pids", node2.link.netns], capture_output=True, text=True)
@@ -213,6 +216,6 @@ def test_node_runtimes_run_pods_in_their_namespace_and_leave_nothing_behind() ->
         stopped = nodes.stop()
         restore_ip_forward(settings.original_ip_forward)
         shutil.rmtree(root, ignore_errors=True)
-    assert stopped == ["containerd-node-2", "containerd-node-1"]
+    assert stopped == ["containerd-node-2", "containerd-node-1", "registry"]
     assert host_snapshot(state, pod_netns) == before | {"pod netns": False}
     assert read_ip_forward() == settings.original_ip_forward
