@@ -23,7 +23,7 @@ from kubeclient.errors import ApiError, is_conflict, is_not_found
 from kubeclient.events import EventRecorder
 from kubeclient.informer import Informer
 from kubeclient.rest import MERGE_PATCH, Client
-from kubelet import pods
+from kubelet import metrics, pods
 from kubelet.actions import PodActions, Waiting, compute_pod_actions
 from kubelet.admission import admit
 from kubelet.backoff import Backoff
@@ -77,11 +77,23 @@ class PodSyncState:
     """What the kubelet remembers about a pod between syncs."""
 
     admitted: bool | None = None
+    first_seen: float = 0.0
     kill_grace: int | None = None  # the eviction manager's grace period, when it evicts the pod
     disruption: str = ""  # why the kubelet itself is terminating the pod (its DisruptionTarget condition)
     rejection: tuple[str, str] | None = None  # (reason, message) when admission refused the pod
     waiting: dict[str, Waiting] = field(default_factory=dict)
     terminal: tuple[str, str, str] | None = None  # (phase, reason, message), e.g. evicted
+
+
+def spec_changed(old: Pod, new: Pod) -> bool:
+    """Anything but status and bookkeeping metadata differs (upstream's checkAndUpdatePod)."""
+    ignored = ("resourceVersion", "managedFields", "generation")
+
+    def essence(pod: Pod) -> tuple[Any, Any]:
+        meta = {key: value for key, value in pod["metadata"].items() if key not in ignored}
+        return meta, pod.get("spec")
+
+    return essence(old) != essence(new)
 
 
 def running_containers(record: PodRecord) -> dict[str, RunningContainer]:
@@ -187,6 +199,12 @@ class Kubelet:
             pod for uid, pod in self.desired_pods().items() if uid in self.pleg.records or uid in self.workers
         ]
 
+    def _on_pod_update(self, old: Pod, new: Pod) -> None:
+        """Like upstream's pod config, a change the kubelet did not cause wakes the worker; the status
+        the kubelet itself just wrote does not (it would only trigger a pointless sync)."""
+        if spec_changed(old, new) or pods.is_mirror(new):
+            self._on_pod_event(new)
+
     def _on_pod_event(self, pod: Pod, *_: object) -> None:
         if not pods.is_mirror(pod):
             self.workers.update(pods.uid(pod))
@@ -204,11 +222,16 @@ class Kubelet:
     # ---- one pod -------------------------------------------------------------------------------
 
     async def sync_pod(self, uid: str) -> float | None:
+        operation = "sync" if uid in self.pod_state else "create"
+        with metrics.POD_WORKER_DURATION.labels(operation).time():
+            return await self._sync_pod(uid)
+
+    async def _sync_pod(self, uid: str) -> float | None:
         pod = self.desired(uid)
         record = await self.pleg.refresh(uid)
         if pod is None or pods.deletion_requested(pod) or self._finished(uid, pod, record):
             return await self.terminate_pod(uid, pod, record)
-        state = self.pod_state.setdefault(uid, PodSyncState())
+        state = self.pod_state.setdefault(uid, PodSyncState(first_seen=self.clock()))
         if state.admitted is None:
             rejection = self._admission(pod)
             state.admitted = rejection is None
@@ -237,6 +260,8 @@ class Kubelet:
                 )
         result = await self.runtime_manager.sync_pod(pod, record, actions, cgroup_parent)
         state.waiting = result.waiting
+        if result.started and state.first_seen and not record.running_containers:
+            metrics.POD_START_DURATION.observe(self.clock() - state.first_seen)
         if not actions.nothing:
             record = await self.pleg.refresh(uid)
         await self.runtime_manager.prune_dead_containers(record)
@@ -410,6 +435,7 @@ class Kubelet:
         state = self.pod_state.setdefault(uid, PodSyncState())
         eviction = getattr(self.eviction, "last_eviction", None)
         state.kill_grace = getattr(eviction, "grace_period_seconds", None)
+        metrics.EVICTIONS.labels(getattr(eviction, "signal", "")).inc()
         state.terminal = ("Failed", "Evicted", message)
         state.disruption = message
         self.workers.update(uid)
@@ -469,7 +495,7 @@ class Kubelet:
     async def run(self) -> None:
         self.cgroups.ensure_qos_tiers()
         await self.node.register_node()
-        self.pod_informer.add_handler(self._on_pod_event, self._on_pod_event, self._on_pod_event)
+        self.pod_informer.add_handler(self._on_pod_event, self._on_pod_update, self._on_pod_event)
         self.node_informer.add_handler(self.node.on_node_event, self.node.on_node_event)
         async with asyncio.TaskGroup() as tasks:
             for informer in (self.pod_informer, self.service_informer, self.node_informer):

@@ -38,6 +38,7 @@ from kubelet.image_gc import ImageGC
 from kubelet.images import ImageManager
 from kubelet.kubelet import Kubelet, NodeSettings
 from kubelet.logs import LogRotator
+from kubelet.metrics import NODE_NAME
 from kubelet.node_status import memory_total_bytes, parse_taints
 from kubelet.options import PROG, apply_flag_overrides, flag_set
 from kubelet.server.server import KubeletServer
@@ -104,6 +105,7 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
         asyncio.TaskGroup() as tasks,
     ):
         recorder = EventRecorder(client, component="kubelet", host=name)
+        NODE_NAME.labels(name).set(1)
         images = ImageManager(
             runtime,
             lambda pod, type_, reason, message: kubelet.event(pod, type_, reason, message),

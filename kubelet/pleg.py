@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 from componentbase.klog import get_logger
+from kubelet import metrics
 from kubelet.cri import labels
 from kubelet.cri.api import api_pb2 as cri
 from kubelet.cri.client import CRIError, RuntimeClient, is_not_found
@@ -98,6 +99,10 @@ class PLEG:
 
     async def relist(self) -> set[str]:
         """One relist; the uids whose record changed."""
+        with metrics.PLEG_RELIST_DURATION.time():
+            return await self._relist()
+
+    async def _relist(self) -> set[str]:
         sandboxes = await self.runtime.list_pod_sandbox()
         containers = await self.runtime.list_containers()
         fresh = await self._build(sandboxes, containers)
@@ -110,6 +115,10 @@ class PLEG:
         changed = {uid for uid, record in fresh.items() if self.records.get(uid) != record}
         changed |= set(self.records) - set(fresh)
         self.records = fresh
+        metrics.RUNNING_PODS.set(sum(1 for r in fresh.values() if any(s.ready for s in r.sandboxes)))
+        states = [c.state.value for r in fresh.values() for c in r.containers]
+        for state in ("created", "running", "exited", "unknown"):
+            metrics.RUNNING_CONTAINERS.labels(state).set(states.count(state))
         self.healthy_at = asyncio.get_running_loop().time()
         return changed
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from componentbase.klog import get_logger
-from kubelet import pods
+from kubelet import metrics, pods
 from kubelet.actions import PodActions, Waiting
 from kubelet.cri.api import api_pb2 as cri
 from kubelet.cri.client import CRIError, RuntimeClient, is_not_found
@@ -124,6 +124,7 @@ class RuntimeManager:
         init: bool,
     ) -> Waiting | None:
         name = container["name"]
+        kind = "init_container" if init else "container"
         try:
             await self.images.ensure(pod, container, sandbox)
         except ImageError as error:
@@ -147,7 +148,9 @@ class RuntimeManager:
             await self.runtime.start_container(container_id)
         except CRIError as error:
             self.record(pod, "Warning", "Failed", f"Error: {error.message}")
+            metrics.STARTED_CONTAINERS_ERRORS.labels(kind, error.code.name).inc()
             return Waiting("RunContainerError", error.message)
+        metrics.STARTED_CONTAINERS.labels(kind).inc()
         self.record(pod, "Normal", "Started", f"Started container {name}")
         post_start = ((container.get("lifecycle") or {}).get("postStart") or {}).get("exec")
         if post_start:

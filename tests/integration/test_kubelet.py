@@ -633,6 +633,9 @@ def test_logs_exec_port_forward_and_node_proxy_through_the_apiserver(
     assert summary["node"]["nodeName"] == "node-1"
     assert any(p["podRef"]["name"] == "talker" for p in summary["pods"])
     assert kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz").stdout == "ok"
+    exposed = kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/metrics").stdout
+    assert "kubelet_running_pods " in exposed and 'kubelet_node_name{node="node-1"} 1.0' in exposed
+    assert "kubelet_pod_worker_duration_seconds_bucket" in exposed
     pods = json.loads(kubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/pods").stdout)
     assert "talker" in {p["metadata"]["name"] for p in pods["items"]}
     cluster.delete("talker")
@@ -700,3 +703,30 @@ def test_privileged_containers_need_the_apiservers_allow_privileged(cluster: Clu
         "spec.containers[0].securityContext.privileged: Forbidden: disallowed by cluster policy"
         in result.stderr
     )
+
+
+def test_an_image_that_cannot_be_pulled_backs_off(cluster: Cluster) -> None:
+    # Pulls go to kplane's loopback registry only (not running here): refused on 127.0.0.1 at once.
+    cluster.apply(
+        busybox_pod(
+            "nopull", "true", container={"image": "example.com/nothing:1", "imagePullPolicy": "Always"}
+        )
+    )
+
+    def waiting_reason(pod: dict[str, Any]) -> str:
+        return str(container_status(pod).get("state", {}).get("waiting", {}).get("reason", ""))
+
+    cluster.wait_pod(
+        "nopull", lambda p: waiting_reason(p) in ("ErrImagePull", "ImagePullBackOff"), "ErrImagePull"
+    )
+    pod = cluster.wait_pod("nopull", lambda p: waiting_reason(p) == "ImagePullBackOff", "ImagePullBackOff")
+    assert (
+        'Back-off pulling image "example.com/nothing:1"'
+        in container_status(pod)["state"]["waiting"]["message"]
+    )
+    failures = [
+        m for r, m in cluster.events("nopull") if r == "Failed" and m.startswith("Failed to pull image")
+    ]
+    assert failures and "example.com/nothing:1" in failures[0]
+    cluster.delete("nopull")
+    cluster.wait_gone("nopull")
