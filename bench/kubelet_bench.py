@@ -9,7 +9,8 @@ busybox pods at once and watches them through the API, timing per pod:
 then deletes them and waits until the node is empty. Last, with 30 pods running, the kubelet's CPU
 over 60 s and its resident memory.
 
-    .venv/bin/python -m bench.kubelet_bench [--batches 1,10,30] [--idle-seconds 60]
+    .venv/bin/python -m bench.kubelet_bench [--batches 1,10,30,30@5] [--idle-seconds 60]
+    .venv/bin/python -m bench.kubelet_bench --runtime-floor 30    # containerd alone, for comparison
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from helpers.containerd_node import ContainerdNode
 from helpers.control_plane import ControlPlane
 from helpers.kubelet_process import KubeletProcess
 
+from kubelet.cri.api import api_pb2 as cri
 from kubelet.cri.client import RuntimeClient
 
 POD_CIDR = "10.244.99.0/24"
@@ -149,6 +151,45 @@ def resident_bytes(pid: int) -> int:
     return 0
 
 
+async def raw_cri_start(endpoint: str, size: int, concurrency: int, log_dir: Path) -> float:
+    """The runtime's own floor: `size` sandboxes + busybox containers started straight through CRI (no
+    kubelet, apiserver or scheduler), at most `concurrency` at a time; seconds until the last runs."""
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(runtime: RuntimeClient, index: int) -> None:
+        async with slots:
+            sandbox = cri.PodSandboxConfig(
+                metadata=cri.PodSandboxMetadata(name=f"raw{index}", uid=f"raw-{index}", namespace="bench"),
+                hostname=f"raw{index}", log_directory=str(log_dir / f"raw{index}"),
+                labels={"bench": "raw"}, linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"/kplane-bench/raw{index}"),
+            )  # fmt: skip
+            sandbox_id = await runtime.run_pod_sandbox(sandbox)
+            container = cri.ContainerConfig(
+                metadata=cri.ContainerMetadata(name="app"), image=cri.ImageSpec(image="busybox"),
+                command=["sleep", "3600"], log_path="app/0.log",
+            )  # fmt: skip
+            await runtime.start_container(await runtime.create_container(sandbox_id, container, sandbox))
+
+    async with RuntimeClient(endpoint) as runtime:
+        began = time.perf_counter()
+        await asyncio.gather(*(one(runtime, i) for i in range(size)))
+        return time.perf_counter() - began
+
+
+def runtime_floor(root: Path, size: int) -> None:
+    for concurrency in (2, 4, 8, size):
+        node = ContainerdNode(root / f"raw{concurrency}", "node-1", POD_CIDR)
+        try:
+            node.start()
+            took = asyncio.run(raw_cri_start(node.endpoint, size, concurrency, root / "raw-logs"))
+            print(
+                f"runtime alone: {size} pods, {concurrency} at a time, all running after {took:.2f}s",
+                flush=True,
+            )
+        finally:
+            node.close()
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on SIGTERM too
     parser = argparse.ArgumentParser(
@@ -156,12 +197,18 @@ def main() -> None:
     )
     parser.add_argument("--batches", default="1,10,30,30@5", help="sizes; SIZE@RATE creates RATE pods/s")
     parser.add_argument("--idle-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--runtime-floor", type=int, default=0, help="only start N pods straight through CRI (no kubelet)"
+    )
     args = parser.parse_args()
     batches = [
         (int(b.split("@")[0]), float(b.split("@")[1]) if "@" in b else 0.0) for b in args.batches.split(",")
     ]
     with tempfile.TemporaryDirectory(prefix="kb-", dir="/tmp") as tmp:
         root = Path(tmp)
+        if args.runtime_floor:
+            runtime_floor(root, args.runtime_floor)
+            return
         cp = ControlPlane(root / "cp", nodes=("node-1",))
         node = ContainerdNode(root / "n", "node-1", POD_CIDR)
         scheduler = SchedulerProcess(cp, "scheduler", leader_elect=False)
