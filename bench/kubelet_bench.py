@@ -151,7 +151,7 @@ def resident_bytes(pid: int) -> int:
     return 0
 
 
-async def raw_cri_start(endpoint: str, size: int, concurrency: int, log_dir: Path) -> float:
+async def raw_cri_start(node: ContainerdNode, size: int, concurrency: int, log_dir: Path) -> float:
     """The runtime's own floor: `size` sandboxes + busybox containers started straight through CRI (no
     kubelet, apiserver or scheduler), at most `concurrency` at a time; seconds until the last runs."""
     slots = asyncio.Semaphore(concurrency)
@@ -161,7 +161,8 @@ async def raw_cri_start(endpoint: str, size: int, concurrency: int, log_dir: Pat
             sandbox = cri.PodSandboxConfig(
                 metadata=cri.PodSandboxMetadata(name=f"raw{index}", uid=f"raw-{index}", namespace="bench"),
                 hostname=f"raw{index}", log_directory=str(log_dir / f"raw{index}"),
-                labels={"bench": "raw"}, linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"/kplane-bench/raw{index}"),
+                labels={"bench": "raw"},
+                linux=cri.LinuxPodSandboxConfig(cgroup_parent=f"{node.cgroup_root}/raw{index}"),
             )  # fmt: skip
             sandbox_id = await runtime.run_pod_sandbox(sandbox)
             container = cri.ContainerConfig(
@@ -170,7 +171,7 @@ async def raw_cri_start(endpoint: str, size: int, concurrency: int, log_dir: Pat
             )  # fmt: skip
             await runtime.start_container(await runtime.create_container(sandbox_id, container, sandbox))
 
-    async with RuntimeClient(endpoint) as runtime:
+    async with RuntimeClient(node.endpoint) as runtime:
         began = time.perf_counter()
         await asyncio.gather(*(one(runtime, i) for i in range(size)))
         return time.perf_counter() - began
@@ -181,7 +182,7 @@ def runtime_floor(root: Path, size: int) -> None:
         node = ContainerdNode(root / f"raw{concurrency}", "node-1", POD_CIDR)
         try:
             node.start()
-            took = asyncio.run(raw_cri_start(node.endpoint, size, concurrency, root / "raw-logs"))
+            took = asyncio.run(raw_cri_start(node, size, concurrency, root / "raw-logs"))
             print(
                 f"runtime alone: {size} pods, {concurrency} at a time, all running after {took:.2f}s",
                 flush=True,
@@ -223,7 +224,8 @@ def main() -> None:
             watch = PodWatch(cp)
             watch.thread.start()
             results = []
-            processes = {"kubelet": kubelet.process.pid, "apiserver": cp.apiserver.pid}  # type: ignore[union-attr]
+            assert cp.apiserver is not None
+            processes = {"kubelet": kubelet.process.pid, "apiserver": cp.apiserver.pid}
             assert node.process is not None
             processes["containerd"] = node.process.pid
             for round_no, (size, rate) in enumerate(batches):
@@ -244,9 +246,9 @@ def main() -> None:
             running = len(results[-1]["names"])
             before = process_cpu_seconds(kubelet.process.pid)
             time.sleep(args.idle_seconds)
-            cpu = process_cpu_seconds(kubelet.process.pid) - before
+            idle_cpu = process_cpu_seconds(kubelet.process.pid) - before
             print(
-                f"kubelet with {running} running pods: {100 * cpu / args.idle_seconds:.1f}% of a core over "
+                f"kubelet with {running} running pods: {100 * idle_cpu / args.idle_seconds:.1f}% of a core over "
                 f"{args.idle_seconds:.0f}s, RSS {resident_bytes(kubelet.process.pid) / 2**20:.0f} MiB",
                 flush=True,
             )
