@@ -246,9 +246,9 @@ def main() -> None:
             running = len(results[-1]["names"])
             before = process_cpu_seconds(kubelet.process.pid)
             time.sleep(args.idle_seconds)
-            idle_cpu = process_cpu_seconds(kubelet.process.pid) - before
+            share = 100 * (process_cpu_seconds(kubelet.process.pid) - before) / args.idle_seconds
             print(
-                f"kubelet with {running} running pods: {100 * idle_cpu / args.idle_seconds:.1f}% of a core over "
+                f"kubelet with {running} running pods: {share:.1f}% of a core over "
                 f"{args.idle_seconds:.0f}s, RSS {resident_bytes(kubelet.process.pid) / 2**20:.0f} MiB",
                 flush=True,
             )
