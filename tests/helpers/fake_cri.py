@@ -182,8 +182,8 @@ class FakeRuntime:
             status=cri.ContainerStatus(
                 id=c.id, metadata=c.config.metadata, state=c.state, created_at=c.created_at,
                 started_at=c.started_at, finished_at=c.finished_at, exit_code=c.exit_code,
-                image=c.config.image, image_ref=f"sha256:{c.config.image.image}", reason=c.reason, labels=c.config.labels,
-                annotations=c.config.annotations,
+                image=c.config.image, image_ref=f"sha256:{c.config.image.image}", reason=c.reason,
+                labels=c.config.labels, annotations=c.config.annotations,
             )
         )  # fmt: skip
 
