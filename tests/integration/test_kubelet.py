@@ -730,3 +730,26 @@ def test_an_image_that_cannot_be_pulled_backs_off(cluster: Cluster) -> None:
     assert failures and "example.com/nothing:1" in failures[0]
     cluster.delete("nopull")
     cluster.wait_gone("nopull")
+
+
+def test_the_official_python_client_reads_logs_and_execs(cluster: Cluster) -> None:
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes.stream import stream
+
+    cluster.apply(busybox_pod("pyclient", "echo from-the-pod; sleep 3600"))
+    cluster.wait_pod("pyclient", running_and_ready, "Running")
+    configuration = k8s.Configuration()
+    k8s_config.load_kube_config(config_file=str(cluster.cp.kubeconfig), client_configuration=configuration)
+    api = k8s.CoreV1Api(k8s.ApiClient(configuration))
+    deadline = time.monotonic() + 10
+    while "from-the-pod" not in api.read_namespaced_pod_log("pyclient", "default"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    output = stream(
+        api.connect_get_namespaced_pod_exec, "pyclient", "default",
+        command=["sh", "-c", "echo out; echo err >&2"], stderr=True, stdin=False, stdout=True, tty=False,
+    )  # fmt: skip
+    assert "out" in output
+    cluster.delete("pyclient")
+    cluster.wait_gone("pyclient")
