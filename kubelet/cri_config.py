@@ -14,6 +14,7 @@ from kubeapi.quantity import parse_quantity
 from kubelet import pods
 from kubelet.cri import labels
 from kubelet.cri.api import api_pb2 as cri
+from kubelet.envvars import expand_command_and_args
 from kubelet.pods import Container, Pod
 from kubelet.qos import qos_class
 
@@ -266,31 +267,6 @@ def _cap(name: str) -> str:
     return upper if upper.startswith("CAP_") or upper == "ALL" else f"CAP_{upper}"
 
 
-def expand(text: str, env: dict[str, str]) -> str:
-    """$(VAR) references in command and args, as upstream's expansion.MappingFuncFor: $$ escapes, an
-    unknown reference stays as written."""
-    out: list[str] = []
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "$" and index + 1 < len(text):
-            following = text[index + 1]
-            if following == "$":
-                out.append("$")
-                index += 2
-                continue
-            if following == "(":
-                end = text.find(")", index + 2)
-                if end != -1:
-                    name = text[index + 2 : end]
-                    out.append(env[name] if name in env else text[index : end + 1])
-                    index = end + 1
-                    continue
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
 def container_config(
     pod: Pod,
     container: Container,
@@ -302,7 +278,7 @@ def container_config(
     init: bool = False,
 ) -> cri.ContainerConfig:
     uid, namespace, name = pods.uid(pod), pods.namespace(pod), pods.name(pod)
-    env_map = dict(env)
+    command, args = expand_command_and_args(container, env)
     annotations = {
         labels.CONTAINER_HASH: pods.container_hash(container),
         labels.CONTAINER_RESTART_COUNT: str(attempt),
@@ -315,8 +291,8 @@ def container_config(
     return cri.ContainerConfig(
         metadata=cri.ContainerMetadata(name=container["name"], attempt=attempt),
         image=cri.ImageSpec(image=container.get("image", "")),
-        command=[expand(arg, env_map) for arg in container.get("command") or []],
-        args=[expand(arg, env_map) for arg in container.get("args") or []],
+        command=command,
+        args=args,
         working_dir=container.get("workingDir", ""),
         envs=[cri.KeyValue(key=key, value=value) for key, value in env],
         mounts=list(mounts),

@@ -17,6 +17,19 @@ from helpers.control_plane import ControlPlane
 from helpers.etcd_member import free_port
 
 
+def stop_process(
+    process: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, timeout: float = 20
+) -> None:
+    """Signal a process this test started and wait for it; SIGKILL if it outlives `timeout`."""
+    if process is not None and process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ComponentProcess:
     module = ""
     kubeconfig = ""
@@ -83,13 +96,7 @@ class ComponentProcess:
             return r.read().decode()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig)
         self.process = None
 
     def log(self) -> str:

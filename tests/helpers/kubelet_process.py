@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from helpers.components import stop_process
 from helpers.containerd_node import ContainerdNode
 from helpers.control_plane import ControlPlane
 from helpers.etcd_member import free_port
@@ -98,13 +99,7 @@ class KubeletProcess:
         return status == 200 and bool(json.loads(body).get("status", {}).get("nodeInfo"))
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig)
         self.process = None
 
     def log(self) -> str:

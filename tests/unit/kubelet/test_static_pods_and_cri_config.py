@@ -13,7 +13,6 @@ from kubelet.cri_config import (
     NodeContext,
     container_config,
     dns_config,
-    expand,
     milli_cpu_to_shares,
     sandbox_config,
 )
@@ -183,4 +182,3 @@ def test_a_privileged_container_is_privileged_in_its_sandbox_too_and_unmasked() 
 
 def test_shares_and_expansion_edges() -> None:
     assert milli_cpu_to_shares(0) == 2 and milli_cpu_to_shares(1000) == 1024
-    assert expand("$(MISSING) $(A)$$", {"A": "1"}) == "$(MISSING) 1$"
