@@ -16,7 +16,6 @@ from fastapi.responses import StreamingResponse
 from apiserver import authn
 from apiserver.server import APIServer, Request, status_response
 from kubeapi import errors
-from kubeclient.streaming.uvicorn_websocket import LenientWebSocketProtocol
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 DRAIN_FACTOR = 8
@@ -90,7 +89,7 @@ async def serve(app: FastAPI, host: str, port: int, context: ssl.SSLContext) -> 
         host=host,
         port=port,
         http=authn.IdentifyingH11Protocol,
-        ws=LenientWebSocketProtocol,  # kubectl's port-forward subprotocol is not an RFC 6455 token
+        ws=authn.IdentifiedWebSocketProtocol,  # lenient: kubectl port-forward's subprotocol is no token
         lifespan="off",
         log_config=None,
         access_log=False,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from componentbase.tls import peer_identity
+from kubeclient.streaming.uvicorn_websocket import LenientWebSocketProtocol
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,16 @@ class IdentifyingH11Protocol(H11Protocol):
             user = User(identity.common_name, (*identity.organizations, "system:authenticated"))
         if self.client is not None:
             _CONNECTIONS[(str(self.client[0]), int(self.client[1]))] = user
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.client is not None:
+            _CONNECTIONS.pop((str(self.client[0]), int(self.client[1])), None)
+        super().connection_lost(exc)
+
+
+class IdentifiedWebSocketProtocol(LenientWebSocketProtocol):
+    """The WebSocket protocol a connection switches to on upgrade (exec, attach, port-forward): uvicorn
+    hands it the transport without telling the HTTP protocol, so it forgets the connection's user."""
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.client is not None:

@@ -1,6 +1,6 @@
 """The pod subresources that change pods through the API (upstream's pod REST): `binding`, which
 the scheduler posts to put a pod on a node, and `eviction`, which deletes a pod unless a
-PodDisruptionBudget forbids it. (log, exec, attach and portforward reach kubelets: kubelet issue.)"""
+PodDisruptionBudget forbids it. (log, exec, attach and portforward go to the kubelet: kubelet_proxy.)"""
 
 from __future__ import annotations
 

@@ -753,3 +753,25 @@ def test_the_official_python_client_reads_logs_and_execs(cluster: Cluster) -> No
     assert "out" in output
     cluster.delete("pyclient")
     cluster.wait_gone("pyclient")
+
+
+def test_config_map_updates_reach_a_running_pod(cluster: Cluster) -> None:
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "live"}, "data": {"mode": "one"}}
+    cluster.apply(config)
+    cluster.apply(
+        busybox_pod(
+            "watcher",
+            "sleep 3600",
+            container={"volumeMounts": [{"name": "cfg", "mountPath": "/etc/live"}]},
+            volumes=[{"name": "cfg", "configMap": {"name": "live"}}],
+        )
+    )
+    pod = cluster.wait_pod("watcher", running_and_ready, "Running")
+    assert cluster.exec(pod, "main", "cat", "/etc/live/mode")[1] == "one"
+    cluster.apply({**config, "data": {"mode": "two"}})
+    deadline = time.monotonic() + 25  # the pod's resync period (syncFrequency 10 s here) and then some
+    while cluster.exec(pod, "main", "cat", "/etc/live/mode")[1] != "two":
+        assert time.monotonic() < deadline, "the configMap update did not reach the volume"
+        time.sleep(0.5)
+    cluster.delete("watcher")
+    cluster.wait_gone("watcher")
