@@ -82,6 +82,7 @@ class NodePlan:
     cluster_pod_cidr: str
     service_cidr: str
     link: NodeLink | None  # None: the host's network namespace
+    cgroup_driver: str = "cgroupfs"  # "systemd" where systemd is PID 1 (kubelet and containerd agree)
 
     # ---- paths ----
     config_file = property(lambda self: self.dir / "config.toml")
@@ -154,6 +155,7 @@ def node_plan(
     cluster_pod_cidr: str,
     service_cidr: str,
     own_netns: bool | None = None,
+    cgroup_driver: str = "cgroupfs",
 ) -> NodePlan:
     """The plan of one node; `own_netns` defaults to "every node but the first"."""
     if not 1 <= index <= MAX_NODES:
@@ -169,7 +171,15 @@ def node_plan(
             host_ip=str(base + 1),
             ns_ip=str(base + 2),
         )
-    return NodePlan(name, index, root / "nodes" / name, cluster_id, cluster_pod_cidr, service_cidr, link)
+    return NodePlan(
+        name, index, root / "nodes" / name, cluster_id, cluster_pod_cidr, service_cidr, link, cgroup_driver
+    )
+
+
+def host_cgroup_driver(systemd_dir: Path = Path("/run/systemd/system")) -> str:
+    """The kubelet's and containerd's cgroup driver for this host: upstream recommends systemd where
+    systemd is PID 1 (it manages the cgroup tree there), cgroupfs elsewhere (as on these machines)."""
+    return "systemd" if systemd_dir.is_dir() else "cgroupfs"
 
 
 def cluster_node_plans(state: StateDir, settings: ClusterSettings) -> list[NodePlan]:
@@ -181,6 +191,7 @@ def cluster_node_plans(state: StateDir, settings: ClusterSettings) -> list[NodeP
             cluster_id=state.cluster_id,
             cluster_pod_cidr=settings.pod_cidr,
             service_cidr=settings.service_cidr,
+            cgroup_driver=host_cgroup_driver(),
         )
         for index, name in enumerate(settings.nodes, start=1)
     ]
@@ -234,7 +245,7 @@ state = {q(plan.state)}
   runtime_type = "io.containerd.runc.v2"
 
 {cri}.containerd.runtimes.runc.options]
-  SystemdCgroup = false
+  SystemdCgroup = {"true" if plan.cgroup_driver == "systemd" else "false"}
   Root = {q(plan.runc_root)}
 
 {cri}.cni]
@@ -337,7 +348,7 @@ def kubelet_config(plan: NodePlan, state: StateDir) -> dict[str, Any]:
         "containerRuntimeEndpoint": plan.endpoint,
         "staticPodPath": str(plan.manifests),
         "podLogsDir": str(plan.pod_logs),
-        "cgroupDriver": "cgroupfs",
+        "cgroupDriver": plan.cgroup_driver,
         "cgroupRoot": plan.cgroup_root,
         "cgroupsPerQOS": True,
         "clusterDNS": [cluster_dns_ip(plan.service_cidr)],

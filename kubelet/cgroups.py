@@ -31,8 +31,20 @@ def is_cgroup_v2(mount: Path = CGROUP_MOUNT) -> bool:
     return (mount / "cgroup.controllers").exists()
 
 
+def systemd_name(cgroupfs_name: str) -> tuple[str, str]:
+    """Upstream's cgroupName.ToSystemd for the systemd cgroup driver: "/kubepods/burstable/pod1-2" is the
+    slice "kubepods-burstable-pod1_2.slice" (what CRI gets as cgroup_parent), found on disk at
+    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1_2.slice" ('-' is systemd's
+    hierarchy separator, so it is escaped to '_' inside a part)."""
+    unit, path = "", ""
+    for part in (p.replace("-", "_") for p in cgroupfs_name.strip("/").split("/") if p):
+        unit = f"{unit}-{part}" if unit else part
+        path += f"/{unit}.slice"
+    return (f"{unit}.slice" if unit else "-.slice"), (path or "/")
+
+
 def pod_cgroup_name(pod: Pod, root: str, per_qos: bool) -> str:
-    """The CRI cgroup_parent for the pod (cgroupfs syntax, absolute)."""
+    """The pod's cgroup (cgroupfs syntax, absolute): the CRI cgroup_parent with the cgroupfs driver."""
     base = root.rstrip("/") or ""
     if not per_qos:
         return base or "/"
@@ -80,14 +92,25 @@ def pod_limits(pod: Pod) -> PodLimits:
 
 
 class CgroupManager:
-    def __init__(self, root: str, per_qos: bool = True, mount: Path = CGROUP_MOUNT) -> None:
+    """Pod cgroups with the cgroupfs driver (the kubelet makes the directories) or the systemd driver
+    (CRI gets slice names; runc asks systemd for the slices, the kubelet writes the pod's limits into
+    them once they exist)."""
+
+    def __init__(
+        self, root: str, per_qos: bool = True, mount: Path = CGROUP_MOUNT, driver: str = "cgroupfs"
+    ) -> None:
         self.root = root
         self.per_qos = per_qos
         self.mount = mount
         self.v2 = is_cgroup_v2(mount)
+        self.systemd = driver == "systemd"
+
+    def runtime_parent(self, name: str) -> str:
+        """What CRI's cgroup_parent says for the cgroup `name`."""
+        return systemd_name(name)[0] if self.systemd else name
 
     def _dirs(self, name: str) -> list[Path]:
-        relative = name.strip("/")
+        relative = (systemd_name(name)[1] if self.systemd else name).strip("/")
         if self.v2:
             return [self.mount / relative]
         return [
@@ -107,9 +130,10 @@ class CgroupManager:
         self._write_cpu_shares(f"{base}/besteffort", MIN_SHARES)
 
     def ensure_pod(self, pod: Pod) -> str:
+        """Make the pod's cgroup with the pod's limits; returns the CRI cgroup_parent."""
         name = pod_cgroup_name(pod, self.root, self.per_qos)
         if not self.per_qos:
-            return name
+            return self.runtime_parent(name)
         for directory in self._dirs(name):
             directory.mkdir(parents=True, exist_ok=True)
         limits = pod_limits(pod)
@@ -122,7 +146,7 @@ class CgroupManager:
             self._write(name, "cpu.cfs_quota_us", str(limits.cpu_quota or -1), controller="cpu")
             if limits.memory_limit:
                 self._write(name, "memory.limit_in_bytes", str(limits.memory_limit), controller="memory")
-        return name
+        return self.runtime_parent(name)
 
     def remove_pod(self, pod_uid: str) -> None:
         """Remove pod<uid> wherever it is (its QoS may be unknown after a restart), depth first."""
@@ -134,14 +158,14 @@ class CgroupManager:
                 remove_tree(directory)
 
     def pod_cgroup(self, pod_uid: str) -> str | None:
-        """The pod's cgroup name (for stats), wherever its QoS tier put it."""
+        """The pod's cgroup as a path below the cgroup mount (for stats), wherever its QoS tier put it."""
         if not self.per_qos:
             return None
         base = f"{self.root.rstrip('/')}/kubepods"
         for tier in (base, f"{base}/burstable", f"{base}/besteffort"):
             name = f"{tier}/pod{pod_uid}"
             if any(directory.is_dir() for directory in self._dirs(name)[:1]):
-                return name
+                return systemd_name(name)[1] if self.systemd else name
         return None
 
     def pod_uids(self) -> set[str]:
@@ -152,9 +176,16 @@ class CgroupManager:
             for directory in self._dirs(tier)[:1]:
                 if directory.is_dir():
                     found |= {
-                        p.name[3:] for p in directory.iterdir() if p.is_dir() and p.name.startswith("pod")
+                        uid for p in directory.iterdir() if p.is_dir() and (uid := self._uid_of(p.name))
                     }
         return found
+
+    def _uid_of(self, directory: str) -> str:
+        """ "pod<uid>", or with systemd "kubepods-burstable-pod<uid with _>.slice"."""
+        if self.systemd:
+            head, sep, tail = directory.removesuffix(".slice").rpartition("-pod")
+            return tail.replace("_", "-") if sep and head else ""
+        return directory[3:] if directory.startswith("pod") else ""
 
     def _write_cpu_shares(self, name: str, shares: int) -> None:
         if self.v2:
@@ -164,7 +195,8 @@ class CgroupManager:
             self._write(name, "cpu.shares", str(shares), controller="cpu")
 
     def _write(self, name: str, file: str, value: str, controller: str = "") -> None:
-        directory = self.mount / name.strip("/") if self.v2 else self.mount / controller / name.strip("/")
+        relative = (systemd_name(name)[1] if self.systemd else name).strip("/")
+        directory = self.mount / relative if self.v2 else self.mount / controller / relative
         with contextlib.suppress(
             OSError
         ):  # a controller v2 has not delegated here: the runtime's limits still apply

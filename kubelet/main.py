@@ -114,7 +114,7 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
             max_parallel_pulls=config.max_parallel_image_pulls,
         )
         volumes = VolumeManager(root_dir / "pods", client, api_token_source(client), name)
-        cgroups = CgroupManager(config.cgroup_root, config.cgroups_per_qos)
+        cgroups = CgroupManager(config.cgroup_root, config.cgroups_per_qos, driver=config.cgroup_driver)
         stats = StatsProvider(
             runtime,
             node_name=name,

@@ -21,6 +21,7 @@ from deploy.node import (
     cni_conf_template,
     containerd_config,
     containerd_process,
+    host_cgroup_driver,
     kubelet_config,
     kubelet_process,
     link_setup_commands,
@@ -272,3 +273,16 @@ def test_every_node_pulls_from_the_clusters_registry_only(tmp_path: Path) -> Non
     for host in ("_default", "docker.io", "registry.k8s.io"):
         hosts = tomllib.loads((plan.certs_dir / host / "hosts.toml").read_text())
         assert hosts["server"] == "http://127.0.0.1:5000"
+
+
+def test_the_cgroup_driver_follows_the_host_and_both_sides_agree(tmp_path: Path) -> None:
+    assert host_cgroup_driver(tmp_path / "no-systemd") == "cgroupfs"
+    (tmp_path / "systemd").mkdir()
+    assert host_cgroup_driver(tmp_path / "systemd") == "systemd"
+    plan = node_plan(
+        tmp_path, "n1", cluster_id=CID, cluster_pod_cidr="10.244.0.0/16", service_cidr="10.96.0.0/12",
+        cgroup_driver="systemd",
+    )  # fmt: skip
+    runc = tomllib.loads(containerd_config(plan))["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]
+    assert runc["runtimes"]["runc"]["options"]["SystemdCgroup"] is True
+    assert kubelet_config(plan, STATE)["cgroupDriver"] == "systemd"
