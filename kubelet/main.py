@@ -68,29 +68,46 @@ def load_config(flags: Flags) -> KubeletConfiguration:
     return config
 
 
-async def serve(flags: Flags, config: KubeletConfiguration) -> None:
+def node_settings(flags: Flags, config: KubeletConfiguration) -> NodeSettings:
+    """Who this kubelet is; raises ValueError for a bad --register-with-taints."""
+    name = (flags["hostname-override"] or socket.gethostname()).lower()
+    taints = parse_taints(list(flags["register-with-taints"]))
+    taints += [t.model_dump(exclude_none=True) for t in config.register_with_taints]
+    return NodeSettings(
+        name=name,
+        node_ip=node_ip_for(flags, config),
+        hostname=name,
+        root_dir=Path(flags["root-dir"]),
+        labels=dict(flags["node-labels"]),
+        taints=taints,
+        pod_infra_image=flags["pod-infra-container-image"],
+    )
+
+
+def kubelet_server(
+    flags: Flags, config: KubeletConfiguration, runtime: RuntimeClient, kubelet: Kubelet, stats: StatsProvider
+) -> KubeletServer:
+    """The :10250 server; without a configured serving certificate, a self-signed one in --cert-dir
+    (as upstream's kubelet does)."""
+    cert, key = config.tls_cert_file, config.tls_private_key_file
+    if not (cert and key):
+        cert_path, key_path = self_signed_files(Path(flags["cert-dir"]), "kubelet")
+        cert, key = str(cert_path), str(key_path)
+    return KubeletServer(
+        config.address, config.port, cert, key, config.authentication.x509.client_ca_file or None,
+        runtime, Path(config.pod_logs_dir), kubelet.running_pods, stats.summary, stats.resource_metrics,
+        REGISTRY, configz=lambda: {"kubeletconfig": config.model_dump(mode="json", by_alias=True)},
+    )  # fmt: skip
+
+
+async def serve(flags: Flags, config: KubeletConfiguration, settings: NodeSettings) -> None:
     if not flags["kubeconfig"]:
         raise ConfigError("--kubeconfig is required (standalone mode is not supported)")
     try:
         client_config = load_kubeconfig(flags["kubeconfig"], user_agent="kubelet")
     except KubeconfigError as error:
         raise ConfigError(str(error)) from None
-    name = (flags["hostname-override"] or socket.gethostname()).lower()
-    try:
-        taints = parse_taints(list(flags["register-with-taints"]))
-    except ValueError as error:
-        raise ConfigError(f"--register-with-taints: {error}") from None
-    taints += [t.model_dump(exclude_none=True) for t in config.register_with_taints]
-    root_dir = Path(flags["root-dir"])
-    settings = NodeSettings(
-        name=name,
-        node_ip=node_ip_for(flags, config),
-        hostname=name,
-        root_dir=root_dir,
-        labels=dict(flags["node-labels"]),
-        taints=taints,
-        pod_infra_image=flags["pod-infra-container-image"],
-    )
+    name, root_dir = settings.name, settings.root_dir
     node_context = NodeContext(
         pod_logs_dir=Path(config.pod_logs_dir),
         cluster_dns=tuple(config.cluster_dns),
@@ -156,17 +173,7 @@ async def serve(flags: Flags, config: KubeletConfiguration) -> None:
         )
         tasks.create_task(kubelet.rotate_logs(rotator))
         if config.enable_server:
-            cert, key = config.tls_cert_file, config.tls_private_key_file
-            if not (cert and key):
-                cert_path, key_path = self_signed_files(Path(flags["cert-dir"]), "kubelet")
-                cert, key = str(cert_path), str(key_path)
-            server = KubeletServer(
-                config.address, config.port, cert, key, config.authentication.x509.client_ca_file or None,
-                runtime, Path(config.pod_logs_dir), kubelet.running_pods, stats.summary,
-                stats.resource_metrics, REGISTRY,
-                configz=lambda: {"kubeletconfig": config.model_dump(mode="json", by_alias=True)},
-            )  # fmt: skip
-            tasks.create_task(server.serve())
+            tasks.create_task(kubelet_server(flags, config, runtime, kubelet, stats).serve())
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
@@ -174,12 +181,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     setup_logging_from_flags(flags)
     try:
         config = load_config(flags)
-        parse_taints(list(flags["register-with-taints"]))
-        Path(flags["root-dir"]).mkdir(parents=True, exist_ok=True)
+        settings = node_settings(flags, config)
+        settings.root_dir.mkdir(parents=True, exist_ok=True)
     except (ConfigError, OSError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         sys.exit(1)
     except ValueError as error:  # from --register-with-taints
         print(f"{PROG}: error: --register-with-taints: {error}", file=sys.stderr)
         sys.exit(1)
-    run(lambda: serve(flags, config), prog=PROG)
+    run(lambda: serve(flags, config, settings), prog=PROG)
