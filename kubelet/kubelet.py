@@ -56,7 +56,10 @@ log = get_logger(__name__)
 LEASE_NAMESPACE = "kube-node-lease"
 HOUSEKEEPING_SECONDS = 2.0
 VOLUME_RETRY_SECONDS = 2.0
-MAX_WAKE_SECONDS = 10.0  # a back-off or a pending start looks again at least this often
+MAX_WAKE_SECONDS = 10.0
+PLEG_MAX_STALE = (
+    180.0  # upstream's relistThreshold  # a back-off or a pending start looks again at least this often
+)
 
 
 @dataclass
@@ -167,6 +170,7 @@ class Kubelet:
             clock,
             pressure=self.pressure,
             on_allocatable=self.on_allocatable,
+            pleg_problem=self.pleg_problem,
         )
 
     # ---- the pods this node should run ----------------------------------------------------------
@@ -215,6 +219,18 @@ class Kubelet:
 
     def pressure(self) -> dict[str, bool]:
         return self.eviction.conditions() if self.eviction is not None else {}
+
+    def pleg_problem(self) -> str:
+        """Upstream's PLEG health check: a relist that has not succeeded for 3 minutes makes the node
+        NotReady (the runtime is hung, not just down)."""
+        if not self.pleg.healthy_at:
+            return ""
+        stale = asyncio.get_running_loop().time() - self.pleg.healthy_at
+        return (
+            f"PLEG is not healthy: pleg was last seen active {stale:.0f}s ago"
+            if stale > PLEG_MAX_STALE
+            else ""
+        )
 
     def on_allocatable(self, allocatable: dict[str, str]) -> None:
         self.volumes.node_allocatable = allocatable  # resourceFieldRef defaults and tmpfs sizes

@@ -34,6 +34,7 @@ class NodeAgent:
         clock: Callable[[], float],
         *,
         pressure: Callable[[], Mapping[str, bool]] = dict,
+        pleg_problem: Callable[[], str] = str,
         on_allocatable: Callable[[dict[str, str]], None] = lambda allocatable: None,
     ) -> None:
         self.config = config
@@ -42,6 +43,7 @@ class NodeAgent:
         self.runtime = runtime
         self.clock = clock
         self.pressure = pressure
+        self.pleg_problem = pleg_problem
         self.on_allocatable = on_allocatable
         self.facts = NodeFacts(
             name=settings.name, node_ip=settings.node_ip, hostname=settings.hostname, port=config.port
@@ -78,6 +80,7 @@ class NodeAgent:
             self.health.runtime_ready = False
             self.health.runtime_message = f"container runtime is down: {error.message}"
         self.health.pressure = self.pressure()
+        self.health.pleg_message = self.pleg_problem()
 
     async def register_node(self) -> None:
         """Create the Node, or adopt the one that exists (a restarted kubelet); retried until it works."""
