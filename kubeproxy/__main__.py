@@ -1,11 +1,6 @@
-"""`kplane-proxy` / `python -m kubeproxy`: not built yet; issue 9 builds it."""
+"""`kplane-proxy` / `python -m kubeproxy`."""
 
-import sys
-
-
-def main() -> None:
-    sys.exit("kplane-proxy: not built yet (issue 9)")
-
+from kubeproxy.main import main
 
 if __name__ == "__main__":
     main()

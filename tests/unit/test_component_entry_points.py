@@ -1,5 +1,5 @@
-"""Until its issue lands, a component's entry point says so in one line and fails; `kplane up`
-lists it as not built and never starts it."""
+"""Every component's entry point refuses a bad command line or configuration in one line; `kplane up`
+knows every component in start order."""
 
 import subprocess
 import sys
@@ -8,18 +8,6 @@ from pathlib import Path
 import pytest
 
 from deploy.components import COMPONENTS
-
-NOT_BUILT = {
-    "kubeproxy": "kplane-proxy",
-}
-
-
-@pytest.mark.parametrize("package", sorted(NOT_BUILT))
-def test_unbuilt_component_exits_with_one_line(package: str) -> None:
-    result = subprocess.run([sys.executable, "-m", package], capture_output=True, text=True, timeout=30)
-    assert result.returncode == 1
-    assert result.stderr.startswith(f"{NOT_BUILT[package]}: not built yet (issue ")
-    assert result.stderr.count("\n") == 1
 
 
 def test_launcher_knows_every_component_in_start_order() -> None:
@@ -60,6 +48,47 @@ def test_the_kubelet_refuses_bad_configuration_in_one_line(
     )
     assert result.returncode != 0
     assert result.stderr.startswith("kplane-kubelet: ") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr
+
+
+SEED_KUBE_PROXY_CONFIG = """
+# kube-proxy ConfigMap
+apiVersion: kubelet.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: "ipvs"
+ipvs:
+  scheduler: "rr"  # Round-robin
+  minSyncPeriod: 0s
+  syncPeriod: 30s
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--proxy-mode=iptables"], "--kubeconfig is required", id="no kubeconfig"),
+        pytest.param(
+            ["--config=/nonexistent.yaml"], "/nonexistent.yaml: cannot read config file", id="no config"
+        ),
+        pytest.param(["--masquerade-all=perhaps"], "invalid argument", id="bad flag value"),
+        pytest.param(
+            ["--proxy-mode=userspace"], "removed from upstream kube-proxy in Kubernetes 1.26", id="userspace"
+        ),
+        pytest.param(["--config=SEED"], 'proxy mode "ipvs"', id="the seed's ipvs example"),
+    ],
+)
+def test_kube_proxy_refuses_bad_configuration_in_one_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    if args == ["--config=SEED"]:
+        config = tmp_path / "kube-proxy.yaml"
+        config.write_text(SEED_KUBE_PROXY_CONFIG)
+        args = [f"--config={config}"]
+    result = subprocess.run(
+        [sys.executable, "-m", "kubeproxy", *args], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode != 0
+    assert result.stderr.startswith("kplane-proxy: error: ") and result.stderr.count("\n") == 1, result.stderr
     assert message in result.stderr
 
 
