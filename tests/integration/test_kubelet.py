@@ -194,10 +194,12 @@ def test_the_node_registers_with_capacity_labels_and_a_lease(cluster: Cluster) -
         "PIDPressure": "False",
         "Ready": "True",
     }
-    lease_status, body, _ = cluster.cp.request(
-        "GET", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"
-    )
-    assert lease_status == 200 and json.loads(body)["spec"]["holderIdentity"] == "node-1"
+    lease_path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-1"
+    deadline = time.monotonic() + 15  # the first renewal follows the pod informer's sync
+    while (lease := cluster.cp.request("GET", lease_path))[0] != 200:
+        assert time.monotonic() < deadline, "no node Lease"
+        time.sleep(0.2)
+    assert json.loads(lease[1])["spec"]["holderIdentity"] == "node-1"
     table = cluster.cp.kubectl("get", "nodes").stdout
     assert "node-1" in table and "Ready" in table
 
