@@ -30,7 +30,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise CommandError("--nodes must be at least 1", exit_code=2)
     nodes = [f"node-{i}" for i in range(1, args.nodes + 1)]
     return launcher(args).up(
-        ClusterSettings(service_cidr=args.service_cluster_ip_range, pod_cidr=args.cluster_cidr, nodes=nodes)
+        ClusterSettings(
+            service_cidr=args.service_cluster_ip_range,
+            pod_cidr=args.cluster_cidr,
+            nodes=nodes,
+            proxy_mode=args.proxy_mode,
+        )
     )
 
 
@@ -59,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="create or resume the local cluster and wait until it is healthy")
     add_state_dir(up)
     up.add_argument("--nodes", type=int, default=1, help="number of nodes (default 1)")
+    up.add_argument(
+        "--proxy-mode",
+        choices=["iptables", "nftables", "ipvs"],
+        default="",
+        help="kplane-proxy's mode on every node (default: nftables where the kernel supports it)",
+    )
     up.add_argument(
         "--service-cluster-ip-range",
         default=DEFAULT_SERVICE_CIDR,

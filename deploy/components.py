@@ -23,6 +23,10 @@ def kubelet_built() -> bool:
     return importlib.util.find_spec("kubelet.main") is not None
 
 
+def kubeproxy_built() -> bool:
+    return importlib.util.find_spec("kubeproxy.main") is not None
+
+
 @dataclass(frozen=True)
 class Component:
     name: str
@@ -173,5 +177,5 @@ COMPONENTS: tuple[Component, ...] = (
     Component("scheduler", "10259", issue=6, process=scheduler),
     Component("controller-manager", "10257", issue=7, process=controller_manager),
     Component("kubelet", "10250", issue=8, per_node=True, available=kubelet_built),
-    Component("kube-proxy", "10256/10249", issue=9),
+    Component("kube-proxy", "10256/10249", issue=9, per_node=True, available=kubeproxy_built),
 )

@@ -91,6 +91,7 @@ class Launcher:
                 started += nodes.start_kubelets()
                 self._wait_healthy([nodes.kubelet(plan) for plan in nodes.plans])
                 nodes.route_pod_cidrs()
+                started += nodes.start_proxies()
             merge_kubeconfig(
                 user_kubeconfig(),
                 yaml.safe_load(self.state.admin_kubeconfig.read_text()),
@@ -110,7 +111,8 @@ class Launcher:
             requested.netns_dir_was_mounted = is_mount_point(NETNS_DIR)
             return requested
         current = self.state.load_settings()
-        for field in ("service_cidr", "pod_cidr", "nodes"):
+        fields = ["service_cidr", "pod_cidr", "nodes"] + (["proxy_mode"] if requested.proxy_mode else [])
+        for field in fields:
             if getattr(requested, field) != getattr(current, field):
                 raise CommandError(
                     f"the cluster at {self.state.root} has {field}={getattr(current, field)}, not "

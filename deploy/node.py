@@ -40,6 +40,8 @@ KUBELET_PORT = 10250
 # kplane's image registry (deploy.registry), serving STATE/images to every node's containerd.
 REGISTRY_PORT = 5000
 KUBELET_HEALTHZ_PORT = 10248
+PROXY_HEALTHZ_PORT = 10256
+PROXY_METRICS_PORT = 10249
 CNI_BIN_DIR = Path("/usr/lib/cni")
 CNI_CONFIG_NAME = "10-containerd-net.conflist"  # what containerd 1.6 renders conf_template into
 # Upstream's defaults are 100Mi / 10% / 15% / 5%; a developer's disk is often fuller than a node's,
@@ -83,6 +85,7 @@ class NodePlan:
     service_cidr: str
     link: NodeLink | None  # None: the host's network namespace
     cgroup_driver: str = "cgroupfs"  # "systemd" where systemd is PID 1 (kubelet and containerd agree)
+    proxy_mode: str = ""  # kplane-proxy's --proxy-mode; "" = its default (nftables where nft works)
 
     # ---- paths ----
     config_file = property(lambda self: self.dir / "config.toml")
@@ -156,6 +159,7 @@ def node_plan(
     service_cidr: str,
     own_netns: bool | None = None,
     cgroup_driver: str = "cgroupfs",
+    proxy_mode: str = "",
 ) -> NodePlan:
     """The plan of one node; `own_netns` defaults to "every node but the first"."""
     if not 1 <= index <= MAX_NODES:
@@ -172,8 +176,9 @@ def node_plan(
             ns_ip=str(base + 2),
         )
     return NodePlan(
-        name, index, root / "nodes" / name, cluster_id, cluster_pod_cidr, service_cidr, link, cgroup_driver
-    )
+        name, index, root / "nodes" / name, cluster_id, cluster_pod_cidr, service_cidr, link, cgroup_driver,
+        proxy_mode,
+    )  # fmt: skip
 
 
 def host_cgroup_driver(systemd_dir: Path = Path("/run/systemd/system")) -> str:
@@ -192,6 +197,7 @@ def cluster_node_plans(state: StateDir, settings: ClusterSettings) -> list[NodeP
             cluster_pod_cidr=settings.pod_cidr,
             service_cidr=settings.service_cidr,
             cgroup_driver=host_cgroup_driver(),
+            proxy_mode=settings.proxy_mode,
         )
         for index, name in enumerate(settings.nodes, start=1)
     ]
@@ -381,6 +387,41 @@ def kubelet_process(plan: NodePlan, state: StateDir) -> ProcessSpec:
         argv=[sys.executable, "-m", "kubelet", *(f"--{name}={value}" for name, value in flags.items())],
         health_url=f"http://{plan.node_ip}:{KUBELET_HEALTHZ_PORT}/healthz",
         address=f"https://{plan.node_ip}:{KUBELET_PORT}",
+    )
+
+
+def proxy_process(plan: NodePlan, state: StateDir, *, cleanup: bool = False) -> ProcessSpec:
+    """kplane-proxy for the node: on the host (it reaches the apiserver on 127.0.0.1) but with its rules
+    in the node's network namespace when the node has one (KPLANE_PROXY_NETNS prefixes its iptables
+    and nft commands with `ip netns exec`). NodePorts only on the node's own address, never on the
+    host's real interfaces; health and metrics on the node IP."""
+    nodeport_ip = plan.link.ns_ip if plan.link is not None else plan.node_ip
+    flags = {
+        "kubeconfig": state.root / "kube-proxy.conf",
+        "hostname-override": plan.name,
+        "cluster-cidr": plan.cluster_pod_cidr,
+        "nodeport-addresses": f"{nodeport_ip}/32",
+        "healthz-bind-address": f"{plan.node_ip}:{PROXY_HEALTHZ_PORT}",
+        "metrics-bind-address": f"{plan.node_ip}:{PROXY_METRICS_PORT}",
+        "v": 2,
+    }
+    if plan.proxy_mode:
+        flags["proxy-mode"] = plan.proxy_mode
+    netns = ["env", f"KPLANE_PROXY_NETNS={plan.link.netns}"] if plan.link is not None else []
+    argv = [
+        *netns,
+        sys.executable,
+        "-m",
+        "kubeproxy",
+        *(f"--{name}={value}" for name, value in flags.items()),
+    ]
+    if cleanup:
+        argv.append("--cleanup")
+    return ProcessSpec(
+        name=f"kube-proxy-{plan.name}",
+        argv=argv,
+        health_url=f"http://{plan.node_ip}:{PROXY_HEALTHZ_PORT}/healthz",
+        address=f"http://{plan.node_ip}:{PROXY_METRICS_PORT}/metrics",
     )
 
 

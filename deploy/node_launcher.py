@@ -29,6 +29,7 @@ from deploy.node import (
     kubelet_config_file,
     kubelet_process,
     pod_cidr_route,
+    proxy_process,
     registry_process,
 )
 from deploy.node_runtime import (
@@ -65,8 +66,12 @@ class NodeLauncher:
         return cluster_node_plans(self.state, self.settings)
 
     def specs(self) -> list[ProcessSpec]:
-        """In start order: the registry, then each node's containerd and its kubelet."""
-        nodes = [spec for plan in self.plans for spec in (containerd_process(plan), self.kubelet(plan))]
+        """In start order: the registry, then each node's containerd, kubelet and kube-proxy."""
+        nodes = [
+            spec
+            for plan in self.plans
+            for spec in (containerd_process(plan), self.kubelet(plan), proxy_process(plan, self.state))
+        ]
         return [registry_process(self.state, self.plans), *nodes]
 
     def kubelet(self, plan: NodePlan) -> ProcessSpec:
@@ -139,6 +144,16 @@ class NodeLauncher:
                 started.append(spec.name)
         return started
 
+    def start_proxies(self) -> list[str]:
+        started = []
+        for plan in self.plans:
+            spec = proxy_process(plan, self.state)
+            if self.supervisor.running_pid(spec.name) is None:
+                pid = self.supervisor.start(spec)
+                self.out(f"started {spec.name} (pid {pid}, log {self.supervisor.log_file(spec.name)})")
+                started.append(spec.name)
+        return started
+
     def route_pod_cidrs(self) -> None:
         """The host's routes to namespaced nodes' pods, once each Node has its podCIDR."""
         for plan in self.plans:
@@ -175,6 +190,14 @@ class NodeLauncher:
         """Stop every node (last first) and clear what it left on the host; returns what it stopped."""
         stopped = []
         for plan in reversed(self.plans):
+            proxy = proxy_process(plan, self.state)
+            if self.supervisor.stop(proxy.name):
+                stopped.append(proxy.name)
+            # `kplane-proxy --cleanup`: its rules outlive it on purpose (traffic keeps flowing across a
+            # restart), so `down` removes them, before the node's namespace goes.
+            cleanup = self.runner(list(proxy_process(plan, self.state, cleanup=True).argv))
+            if cleanup.returncode != 0:
+                self.out(f"{plan.name}: kplane-proxy --cleanup failed: {cleanup.stderr.strip()[-300:]}")
             kubelet = self.kubelet(plan).name
             if self.supervisor.stop(kubelet):
                 stopped.append(kubelet)

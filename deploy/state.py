@@ -45,6 +45,7 @@ class ClusterSettings:
     service_cidr: str = DEFAULT_SERVICE_CIDR
     pod_cidr: str = DEFAULT_POD_CIDR
     nodes: list[str] = field(default_factory=lambda: ["node-1"])
+    proxy_mode: str = ""  # kplane-proxy's mode on every node; "" = nftables where the kernel has it
     original_ip_forward: str | None = None  # restored by `down`: the CNI bridge plugin turns it on
     netns_dir_was_mounted: bool = False  # `ip netns add` mounts /run/netns; `down` undoes only ours
 

@@ -60,7 +60,8 @@ def test_up_status_down_leaves_nothing_behind(kplane: Kplane, kplane_env: dict[s
 
     status = kplane("status")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "host-network" in status.stdout and "not built yet" in status.stdout
+    assert "host-network" in status.stdout and "not built yet" not in status.stdout
+    assert any(line.startswith("kube-proxy-node-1 ") for line in status.stdout.splitlines()), status.stdout
     assert any(line.split()[:3:2] == ["scheduler", "ok"] for line in status.stdout.splitlines()), (
         status.stdout
     )
@@ -188,6 +189,35 @@ def test_two_nodes_run_pods_that_reach_each_other(kplane: Kplane, kplane_env: di
         got = kubectl("exec", f"web-{source}", "--", "wget", "-q", "-O", "-", f"http://{ips[target]}:8080/")
         assert got.returncode == 0 and got.stdout.strip() == f"web-{target}", got.stderr
     assert kubectl("logs", "web-node-2").returncode == 0
+    # A Service over both pods (kplane-proxy on each node): its ClusterIP from a pod, by the
+    # <SVC>_SERVICE_HOST variable the kubelet injects, reaches both backends.
+    for node in ("node-1", "node-2"):
+        assert kubectl("label", "pod", f"web-{node}", "app=web").returncode == 0
+    service = {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }  # fmt: skip
+    created = subprocess.run(
+        ["kubectl", "apply", "-f", "-"],
+        input=json.dumps(service),
+        env=kplane_env,
+        capture_output=True,
+        text=True,
+    )
+    assert created.returncode == 0, created.stderr
+    overrides = json.dumps({"spec": {"nodeName": "node-2"}})
+    ran = kubectl("run", "client", "--image=busybox", f"--overrides={overrides}", "--", "sleep", "3600")
+    assert ran.returncode == 0, ran.stderr
+    assert kubectl("wait", "--for=condition=Ready", "pod/client", "--timeout=60s").returncode == 0
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while seen != {"web-node-1", "web-node-2"}:
+        assert time.monotonic() < deadline, f"the Service's backends reached: {seen}"
+        got = kubectl("exec", "client", "--", "sh", "-c", "wget -q -O - http://$WEB_SERVICE_HOST/")
+        if got.returncode == 0:
+            seen.add(got.stdout.strip())
     down = kplane("down", "--purge")
     assert down.returncode == 0, down.stderr
     assert not host_has(["ip", "netns"], "kpl-")
+    assert not host_has(["nft", "list", "tables"], "kube-proxy")
+    assert not host_has(["iptables-save"], "KUBE-")
